@@ -2,9 +2,9 @@ package header
 
 import (
 	"encoding/hex"
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"strings"
