@@ -19,14 +19,14 @@ import (
 
 // Limits from Python RAET's raeting module.
 const (
-	DefaultMaxPacketSize = 1024                                       // UDP_MAX_PACKET_SIZE
-	MaxSegmentCount      = 65535                                      // MAX_SEGMENT_COUNT
-	MaxMessageSize       = DefaultMaxPacketSize * MaxSegmentCount     // 67107840, MAX_MESSAGE_SIZE
-	FootSize             = crypto.SignatureSize                       // nacl foot
-	CoatOverhead         = crypto.Overhead + crypto.NonceSize         // tag plus trailing nonce
-	minSegmentPayload    = 1                                          // a segment carries at least a byte
-	extraNativeSegHead   = 27                                         // Python's allowance for segment fields, native head
-	extraJSONSegHead     = 36                                         // the same for a JSON head
+	DefaultMaxPacketSize = 1024                                                               // UDP_MAX_PACKET_SIZE
+	MaxSegmentCount      = 65535                                                              // MAX_SEGMENT_COUNT
+	MaxMessageSize       = DefaultMaxPacketSize * MaxSegmentCount                             // 67107840, MAX_MESSAGE_SIZE
+	FootSize             = crypto.SignatureSize                                               // nacl foot
+	CoatOverhead         = crypto.Overhead + crypto.NonceSize                                 // tag plus trailing nonce
+	minSegmentPayload    = 1                                                                  // a segment carries at least a byte
+	extraNativeSegHead   = 27                                                                 // Python's allowance for segment fields, native head
+	extraJSONSegHead     = 36                                                                 // the same for a JSON head
 	zeroFoot             = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" // 16 zero bytes
 )
 
