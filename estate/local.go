@@ -12,10 +12,10 @@ import (
 // role file.
 type Local struct {
 	Estate
-	PUID   uint32              // last uid handed out by the stack
-	AHA    Addr                // address the stack listens on (may be unspecified)
-	Signer *crypto.Signer      // long-term signing key; nil when none is kept
-	Priver *crypto.PrivateKey  // long-term box key; nil when none is kept
+	PUID   uint32             // last uid handed out by the stack
+	AHA    Addr               // address the stack listens on (may be unspecified)
+	Signer *crypto.Signer     // long-term signing key; nil when none is kept
+	Priver *crypto.PrivateKey // long-term box key; nil when none is kept
 }
 
 // NewLocal returns a local estate with fresh keys, role equal to name and the
