@@ -24,11 +24,11 @@ const (
 	cookieBox  = CookieStuffSize + crypto.Overhead   // 80
 	initiateBx = InitiateStuffSize + crypto.Overhead // 248
 
-	HelloSize         = PlainSize + KeySize + helloBox + NonceSize             // 200
-	CookieStuffSize   = KeySize + 2*uidSize + OreoSize                          // 64
-	CookieSize        = cookieBox + NonceSize                                   // 104
-	InitiateStuffSize = KeySize + VouchSize + NonceSize + FQDNSize              // 232
-	InitiateSize      = KeySize + OreoSize + initiateBx + NonceSize             // 328
+	HelloSize         = PlainSize + KeySize + helloBox + NonceSize  // 200
+	CookieStuffSize   = KeySize + 2*uidSize + OreoSize              // 64
+	CookieSize        = cookieBox + NonceSize                       // 104
+	InitiateStuffSize = KeySize + VouchSize + NonceSize + FQDNSize  // 232
+	InitiateSize      = KeySize + OreoSize + initiateBx + NonceSize // 328
 )
 
 // helloPlain is what a hello seals: Python RAET's hexlify(32 zero bytes).
