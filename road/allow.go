@@ -108,6 +108,7 @@ func (s *Stack) removeAllow(at *allowTx) {
 // useSession takes the keys of a completed handshake into use.
 func (s *Stack) useSession(r *remote, sess *session.Session) {
 	r.privee, r.box = sess.Local, sess.Box
+	s.logKeys(r, sess)
 	r.Allowed = estate.TriTrue
 	r.oiNext = 0
 }

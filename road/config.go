@@ -1,6 +1,7 @@
 package road
 
 import (
+	"io"
 	"log/slog"
 	"time"
 
@@ -86,6 +87,12 @@ type Config struct {
 	Clock clock.Clock
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+	// KeyLog, when set, receives a line for each session's short-term keys,
+	// like TLS's SSLKEYLOGFILE, so captures can be decrypted later (raet dump
+	// --keylog). Anyone holding the file can read every message of those
+	// sessions. Default: the file named by RAET_KEYLOGFILE, appended to, if
+	// that variable is set; else none.
+	KeyLog io.Writer
 	// Fast allows the fast mode with other stacks of this project. Default on;
 	// set NoFast to refuse it.
 	NoFast bool

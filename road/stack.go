@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -52,6 +53,7 @@ type Stack struct {
 	signer *crypto.Signer
 	priv   *crypto.PrivateKey
 	resp   *session.Responder
+	keylog io.Writer
 
 	// Owned by the loop goroutine.
 	remotes   map[uint32]*remote
@@ -113,6 +115,14 @@ func New(cfg Config) (*Stack, error) {
 	s.pool.New = func() any { b := make([]byte, readBufferSize); return &b }
 	if err := s.setupLocal(); err != nil {
 		return nil, err
+	}
+	s.keylog = cfg.KeyLog
+	if s.keylog == nil {
+		kl, err := openKeyLog()
+		if err != nil {
+			return nil, err
+		}
+		s.keylog = kl
 	}
 	s.roles = &roles{keep: s.keep, auto: auto, mem: map[string]estate.Role{}}
 	resp, err := session.NewResponder(session.ResponderConfig{Key: s.priv, FQDN: s.local.FQDN, Now: s.clk.Now})
