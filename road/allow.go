@@ -184,12 +184,12 @@ func (s *Stack) removeAllowQuiet(at *allowTx) {
 // allowed finishes a handshake on either side: new session id, stale
 // initiators replaced, state kept, waiters told.
 func (s *Stack) allowed(r *remote) {
-	s.setAlived(r, true)
 	r.NextSID()
 	s.replaceStaleInitiators(r)
 	s.dumpRemote(r)
 	s.stats.allows.Add(1)
 	s.emit(EventAllowed, r, "")
+	s.setAlived(r, true)
 	s.joinDone(r, nil)
 }
 

@@ -1,0 +1,62 @@
+// Command raet runs RAET stacks and tools: a demo of a master and minions,
+// road and lane peers for tests, and packet decoding.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand: it takes its arguments and returns an exit status.
+type command struct {
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	summary string
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"decode": {runDecode, "print a packet (hex, file or stdin) as JSON"},
+		"encode": {runEncode, "build a packet from its JSON form and print its hex"},
+		"demo":   {runDemo, "run a master and three minions on loopback and show them talk"},
+		"road":   {runRoad, "run one road estate, printing JSON-line events (for tests)"},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: raet COMMAND [flags]   (raet COMMAND --help for its flags)")
+	fmt.Fprintln(w, "\ncommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "raet: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	return c.run(args[1:], stdin, stdout, stderr)
+}
