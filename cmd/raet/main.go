@@ -20,7 +20,9 @@ func commands() map[string]command {
 		"decode": {runDecode, "print a packet (hex, file or stdin) as JSON"},
 		"encode": {runEncode, "build a packet from its JSON form and print its hex"},
 		"demo":   {runDemo, "run a master and three minions on loopback and show them talk"},
+		"lane":   {runLaneIO, "run one lane yard, printing JSON-line events (for tests)"},
 		"road":   {runRoad, "run one road estate, printing JSON-line events (for tests)"},
+		"dump":   {runDump, "decode a pcap/pcapng capture of RAET traffic"},
 	}
 }
 
