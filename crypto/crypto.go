@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
@@ -255,11 +256,18 @@ func SealedSize(n int) int { return n + Overhead + NonceSize }
 // AppendSeal appends the box of msg under a fresh random nonce to dst, as RAET's
 // coat carries it: ciphertext (tag first) followed by the 24-byte nonce.
 func (b *Box) AppendSeal(dst, msg []byte) ([]byte, error) {
-	n, err := b.Nonce()
-	if err != nil {
-		return dst, err
+	// The nonce is read straight into its place at the end of the output, so
+	// sealing allocates nothing when dst has room.
+	start := len(dst)
+	cut := start + len(msg) + Overhead
+	dst = slices.Grow(dst, len(msg)+Overhead+NonceSize)[:cut+NonceSize]
+	if _, err := io.ReadFull(b.rand, dst[cut:]); err != nil {
+		return dst[:start], fmt.Errorf("crypto: nonce: %w", err)
 	}
-	return b.AppendSealNonce(dst, msg, &n), nil
+	var n [NonceSize]byte
+	copy(n[:], dst[cut:])
+	box.SealAfterPrecomputation(dst[:start], msg, &n, &b.shared)
+	return dst, nil
 }
 
 // AppendSealNonce appends the box of msg under a given nonce, then the nonce.
