@@ -26,12 +26,14 @@ const (
 // CoatKind says how a packet's body is encrypted.
 type CoatKind uint8
 
-// Coat kinds. Python RAET names crc16 and crc64 coats but never implements them.
+// Coat kinds. Python RAET names crc16 and crc64 coats but never implements them;
+// aead is this project's own, the ChaCha20-Poly1305 coat of fast mode (road/fast).
 const (
 	CoatNada  CoatKind = 0
 	CoatNacl  CoatKind = 1
 	CoatCRC16 CoatKind = 2
 	CoatCRC64 CoatKind = 3
+	CoatAEAD  CoatKind = 4
 )
 
 // FootKind says how a packet is signed.
@@ -96,7 +98,7 @@ func (k FootKind) Size() int {
 var (
 	headKindNames = []string{"raet", "json", "binary"}
 	bodyKindNames = []string{"nada", "json", "raw", "msgpack"}
-	coatKindNames = []string{"nada", "nacl", "crc16", "crc64"}
+	coatKindNames = []string{"nada", "nacl", "crc16", "crc64", "aead"}
 	footKindNames = []string{"nada", "nacl", "sha2", "crc64"}
 	trnsKindNames = []string{"message", "join", "bind", "allow", "alive"}
 	pcktKindNames = []string{"message", "ack", "nack", "resend", "request", "response",
