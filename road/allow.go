@@ -19,6 +19,7 @@ type allowTx struct {
 	key      txKey
 	cascade  bool
 	init     *session.Initiator
+	fast     bool // both sides offered fast mode
 	sess     *session.Session
 	cookie   []byte // last cookie body processed, to answer a repeat with the same initiate
 	h        header.Head
@@ -57,6 +58,9 @@ func (s *Stack) startAllow(r *remote, cascade bool) {
 	}
 	at := &allowTx{r: r, allower: true, key: txKey{r.SID, r.NextTID()}, cascade: cascade, init: init}
 	at.h = s.head(header.TrnsAllow, header.PcktHello, false, r.UID, r.FUID, at.key.si, at.key.ti)
+	if !s.cfg.NoFast {
+		at.h.Oi = fastOffer // every allower packet offers fast mode; Python ignores oi
+	}
 	at.h.Bk, at.h.Fk = header.BodyRaw, header.FootNacl
 	hello, err := init.AppendHello(nil)
 	if err != nil {
@@ -110,6 +114,7 @@ func (s *Stack) useSession(r *remote, sess *session.Session) {
 	r.privee, r.box = sess.Local, sess.Box
 	s.logKeys(r, sess)
 	r.Allowed = estate.TriTrue
+	r.ctr.sessionStart = s.now
 	r.oiNext = 0
 }
 
@@ -134,6 +139,7 @@ func (s *Stack) allowerReceive(at *allowTx, p *packet.Packet) {
 			return
 		}
 		at.cookie = append(at.cookie[:0], p.Coat...)
+		at.fast = p.Head.Oi == fastOffer && !s.cfg.NoFast
 		at.transmit(s, header.PcktInitiate, body)
 	case header.PcktAck:
 		if at.lastPk != header.PcktInitiate {
@@ -148,6 +154,7 @@ func (s *Stack) allowerReceive(at *allowTx, p *packet.Packet) {
 		h.Pk = header.PcktAck
 		s.control(h, nil, r.addr)
 		s.useSession(r, sess)
+		s.startFast(r, at, sess)
 		s.allowed(r)
 		if at.cascade {
 			s.startAlive(r, true)
@@ -193,31 +200,82 @@ func (s *Stack) allowed(r *remote) {
 	s.joinDone(r, nil)
 }
 
-// allowentHello answers a hello that started no transaction yet (Python's
-// Allowent.hello).
+// allowentHello answers a hello with a cookie and keeps nothing: the cookie
+// carries what the initiate needs (session.Responder), so hellos, repeated,
+// replayed or flooded, cost no state. A hello of a session newer than the
+// last allow this remote completed with us starts a real handshake: the
+// initiator has dropped its old session keys (Python rekeys at hello), so
+// nothing more is sealed with them (Python's Allowent.hello).
 func (s *Stack) allowentHello(r *remote, p *packet.Packet) {
 	h := &p.Head
 	key := txKey{uint32(h.Si), uint32(h.Ti)}
+	if at := r.allowent; at != nil && at.key == key {
+		return // a redone hello of the handshake under way: its initiate is coming
+	}
 	reply := s.head(header.TrnsAllow, header.PcktCookie, true, r.UID, r.FUID, key.si, key.ti)
 	reply.Bk, reply.Fk = header.BodyRaw, header.FootNacl
-	at := &allowTx{r: r, key: key, h: reply, redo: allowRedoMin}
-	if r.joinInProcess() {
-		at.nack(s, header.PcktRefuse)
-		return
+	if h.Oi == fastOffer && !s.cfg.NoFast {
+		reply.Oi = fastOffer // accept the fast-mode offer
 	}
-	if r.allowent != nil {
-		at.nack(s, header.PcktRefuse)
+	answer := func(pk header.PcktKind) {
+		nh := reply
+		nh.Pk = pk
+		s.control(nh, nil, r.addr)
+	}
+	if r.joinInProcess() || r.allowent != nil {
+		answer(header.PcktRefuse)
 		return
 	}
 	if a := r.allower; a != nil {
 		if s.local.Name < r.Name {
-			at.nack(s, header.PcktRefuse)
+			answer(header.PcktRefuse)
 			return
 		}
 		a.nack(s, header.PcktRefuse)
 	}
 	if !r.Joined.IsTrue() {
-		at.nack(s, header.PcktUnjoined)
+		answer(header.PcktUnjoined)
+		return
+	}
+	peer, ok := s.peerOf(r)
+	if !ok {
+		answer(header.PcktReject)
+		return
+	}
+	cookie, err := s.resp.AppendCookie(s.bodybuf[:0], p.Coat, peer)
+	if err != nil {
+		s.stats.rejected.Add(1)
+		s.emit(EventRejected, r, "bad hello: "+err.Error())
+		answer(header.PcktReject)
+		return
+	}
+	s.bodybuf = cookie[:0]
+	if r.allowed() && !tidAfter(key.si, r.allowSI) {
+		s.stats.duplicates.Add(1) // a repeat of the hello of the session in use
+	} else {
+		r.Allowed = estate.TriNone
+	}
+	_, _ = s.send(&reply, cookie, nil, r.addr, false)
+}
+
+// allowentInitiate checks an initiate (Python's Allowent.initiate) and, if it
+// holds a cookie we minted, takes the session into use and keeps the
+// transaction until the initiator's final ack.
+func (s *Stack) allowentInitiate(r *remote, p *packet.Packet) {
+	h := &p.Head
+	key := txKey{uint32(h.Si), uint32(h.Ti)}
+	if at := r.allowent; at != nil && at.key == key {
+		s.allowentReceive(at, p)
+		return
+	}
+	reply := s.head(header.TrnsAllow, header.PcktAck, true, r.UID, r.FUID, key.si, key.ti)
+	reply.Bk, reply.Fk = header.BodyRaw, header.FootNacl
+	at := &allowTx{r: r, key: key, h: reply, redo: allowRedoMin}
+	if h.Oi == fastOffer && !s.cfg.NoFast {
+		at.h.Oi, at.fast = fastOffer, true
+	}
+	if r.joinInProcess() || !r.Joined.IsTrue() {
+		at.nack(s, header.PcktRefuse)
 		return
 	}
 	peer, ok := s.peerOf(r)
@@ -225,19 +283,31 @@ func (s *Stack) allowentHello(r *remote, p *packet.Packet) {
 		at.nack(s, header.PcktReject)
 		return
 	}
-	cookie, err := s.resp.AppendCookie(nil, p.Coat, peer)
+	res, err := s.resp.OpenInitiate(p.Coat, peer)
 	if err != nil {
+		if errors.Is(err, session.ErrReplay) {
+			s.stats.duplicates.Add(1) // its handshake is over: nothing to do
+			return
+		}
 		s.stats.rejected.Add(1)
-		s.emit(EventRejected, r, "bad hello: "+err.Error())
+		s.emit(EventRejected, r, "bad initiate: "+err.Error())
 		at.nack(s, header.PcktReject)
 		return
 	}
+	if old := r.allowent; old != nil {
+		s.removeAllowQuiet(old)
+	}
+	if a := r.allower; a != nil {
+		a.nack(s, header.PcktRefuse)
+	}
 	at.deadline = s.now.Add(s.cfg.AllowTimeout)
+	at.sess = res.Session
 	r.allowent = at
-	// The initiator has dropped its old session keys (Python rekeys at
-	// hello), so nothing more may be sealed with them.
-	r.Allowed = estate.TriNone
-	at.transmit(s, header.PcktCookie, cookie)
+	at.transmit(s, header.PcktAck, nil)
+	r.allowSI = key.si
+	s.useSession(r, res.Session)
+	s.startFast(r, at, res.Session)
+	s.allowed(r)
 }
 
 // allowentReceive handles the allower's later packets (Python's
@@ -245,33 +315,17 @@ func (s *Stack) allowentHello(r *remote, p *packet.Packet) {
 func (s *Stack) allowentReceive(at *allowTx, p *packet.Packet) {
 	r := at.r
 	switch p.Head.Pk {
-	case header.PcktHello:
-		// A repeated hello: the redo timer resends the cookie.
 	case header.PcktInitiate:
 		peer, ok := s.peerOf(r)
 		if !ok {
-			at.nack(s, header.PcktReject)
 			return
 		}
 		res, err := s.resp.OpenInitiate(p.Coat, peer)
-		if errors.Is(err, session.ErrReplay) && res != nil && at.sess != nil && res.Session.Same(at.sess) {
+		if (err == nil || errors.Is(err, session.ErrReplay)) && res != nil && res.Session.Same(at.sess) {
 			s.write(at.last, r.addr) // the same initiate again: ack again
-			return
+			s.stats.resent.Add(1)
 		}
-		if err != nil {
-			s.stats.rejected.Add(1)
-			s.emit(EventRejected, r, "bad initiate: "+err.Error())
-			at.nack(s, header.PcktReject)
-			return
-		}
-		at.sess = res.Session
-		at.transmit(s, header.PcktAck, nil)
-		s.useSession(r, res.Session)
-		s.allowed(r)
 	case header.PcktAck:
-		if at.sess == nil {
-			return
-		}
 		s.removeAllow(at)
 	case header.PcktNack, header.PcktRefuse:
 		s.removeAllow(at)
@@ -288,6 +342,12 @@ func (s *Stack) serviceAllow(at *allowTx) {
 		if at.allower {
 			s.removeAllow(at)
 			s.emit(EventRefused, at.r, "allow timed out")
+			if at.lastPk == header.PcktHello {
+				// Not even a cookie: the remote may have lost its record of
+				// us (it drops signed packets to a uid it does not know),
+				// so the next attempt joins first (doc section 14.4.10).
+				at.r.Joined = estate.TriNone
+			}
 			s.joinFailed(at.r, false)
 		} else {
 			at.nack(s, header.PcktRefuse)

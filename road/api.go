@@ -114,8 +114,11 @@ func (s *Stack) joinFailed(r *remote, rejected bool) {
 }
 
 // Send queues body (a map or struct, serialised as Config.BodyKind says) for
-// the remote named to. It blocks while the remote's queue is full, until ctx
-// ends. Delivery happens in the background; use SendWait to wait for it.
+// the remote named to. It blocks while the remote's queue is full (the
+// receiver is slower than the sender), until ctx ends; it then fails with an
+// error wrapping ErrQueueFull and the context's error, and the message is not
+// taken. Delivery happens in the background, allowing the remote first if
+// need be; use SendWait to wait for it.
 func (s *Stack) Send(ctx context.Context, to string, body any) error {
 	return s.send1(ctx, to, body, nil)
 }
@@ -184,7 +187,7 @@ func (s *Stack) send1(ctx context.Context, to string, body any, res chan error) 
 		select {
 		case <-space:
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%w: %d messages wait for %q: %w", ErrQueueFull, s.cfg.QueueLen, to, ctx.Err())
 		case <-s.done:
 			return ErrClosed
 		}
@@ -210,6 +213,16 @@ type RemoteInfo struct {
 	InFlight   int // messages being sent
 	Receiving  int // messages being received
 	Fast       bool
+
+	// Presence and traffic, for status displays and monitoring.
+	Dead         bool      // it stopped answering keep-alives
+	LastSeen     time.Time // last session packet from it; zero: none since the stack started
+	SessionStart time.Time // when the current session's allow completed; zero: none
+	MessagesIn   uint64    // messages received from it and delivered
+	MessagesOut  uint64    // messages it acknowledged
+	BytesIn      uint64    // body bytes of the messages in
+	BytesOut     uint64    // body bytes of the messages out
+	Resent       uint64    // message packets sent to it again
 }
 
 // Remotes lists the remote estates, by name.
@@ -221,7 +234,10 @@ func (s *Stack) Remotes(ctx context.Context) ([]RemoteInfo, error) {
 				Role: r.Role, Main: r.Main, Acceptance: r.Acceptance, Joined: r.Joined.IsTrue(),
 				Allowed: r.allowed(), Alive: r.Alived.IsTrue(), Reaped: r.Reaped.IsTrue(),
 				VerHex: r.VerHex(), PubHex: r.PubHex(), SID: r.SID, RSID: r.RSID,
-				Queued: len(r.queue), InFlight: len(r.out), Receiving: len(r.in), Fast: r.fast})
+				Queued: len(r.queue), InFlight: len(r.out), Receiving: len(r.in), Fast: r.fast,
+				Dead: r.Alived == estate.TriFalse, LastSeen: r.ctr.lastSeen, SessionStart: r.ctr.sessionStart,
+				MessagesIn: r.ctr.msgsIn, MessagesOut: r.ctr.msgsOut, BytesIn: r.ctr.bytesIn, BytesOut: r.ctr.bytesOut,
+				Resent: r.ctr.resent})
 		}
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -351,7 +367,7 @@ func (s *Stack) checkDrain() {
 		return
 	}
 	for _, r := range s.remotes {
-		if len(r.queue) > 0 || len(r.out) > 0 || len(r.in) > 0 {
+		if len(r.queue) > 0 || len(r.out) > 0 || len(r.in) > 0 || len(r.fastInflight) > 0 {
 			if r.allowed() || r.allower != nil || r.allowent != nil || r.joinInProcess() {
 				return
 			}
@@ -405,9 +421,8 @@ func (s *Stack) nackAll(r *remote) {
 		s.stats.sendFailed.Add(1)
 		s.finishSend(r, m.om, fmt.Errorf("%w: %s", ErrUnknownRemote, r.Name))
 	}
-	for k := range r.in {
-		delete(r.in, k)
-	}
+	clear(r.in)
+	r.inBytes = 0
 }
 
 var errNoRoom = errors.New("road: no room")

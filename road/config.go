@@ -59,8 +59,17 @@ type Config struct {
 	// QueueLen is how many messages may wait for one remote beyond Window;
 	// Send blocks (or fails with its context) when it is full. Default 1024.
 	QueueLen int
+	// ReassemblyLimit bounds the bytes of messages being received from one
+	// remote at once; a message past it waits for the sender's redo (one
+	// message is always taken, whatever its size). Default 64 MiB.
+	ReassemblyLimit int
+	// MessageTimeout is how long a message transaction waits without hearing
+	// from the other side: the sender reports the message failed
+	// (ErrTimeout), the receiver drops the partial message. Python RAET
+	// waits forever. Default 60 s; negative waits forever.
+	MessageTimeout time.Duration
 	// RxQueueLen is how many received messages wait for the application;
-	// past it the stack stops acknowledging, so senders slow down. Default 1024.
+	// past it the stack stops acknowledging, so senders slow down. Default 4096.
 	RxQueueLen int
 	// EventQueueLen is how many events wait for the application; past it
 	// events are dropped and counted. Default 256.
@@ -93,6 +102,9 @@ type Config struct {
 	// sessions. Default: the file named by RAET_KEYLOGFILE, appended to, if
 	// that variable is set; else none.
 	KeyLog io.Writer
+	// FastPacketSize is the largest datagram sent in fast mode. Default 1232
+	// (safe on the internet, as QUIC's).
+	FastPacketSize int
 	// Fast allows the fast mode with other stacks of this project. Default on;
 	// set NoFast to refuse it.
 	NoFast bool
@@ -127,8 +139,14 @@ func (c Config) withDefaults() Config {
 	if c.QueueLen <= 0 {
 		c.QueueLen = 1024
 	}
+	if c.ReassemblyLimit <= 0 {
+		c.ReassemblyLimit = 64 << 20
+	}
+	if c.MessageTimeout == 0 {
+		c.MessageTimeout = 60 * time.Second
+	}
 	if c.RxQueueLen <= 0 {
-		c.RxQueueLen = 1024
+		c.RxQueueLen = 4096
 	}
 	if c.EventQueueLen <= 0 {
 		c.EventQueueLen = 256

@@ -69,8 +69,19 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 // PacketConn adapts any net.PacketConn (a fault-injecting wrapper, say) to Conn.
 type PacketConn struct{ C net.PacketConn }
 
+// addrPortConn is the allocation-free netip form of *net.UDPConn, which
+// PacketConn uses when the wrapped connection has it.
+type addrPortConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
 // ReadFrom reads one datagram.
 func (p PacketConn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
+	if c, ok := p.C.(addrPortConn); ok {
+		n, ap, err := c.ReadFromUDPAddrPort(b)
+		return n, unmap(ap), err
+	}
 	n, a, err := p.C.ReadFrom(b)
 	if err != nil {
 		return n, netip.AddrPort{}, err
@@ -80,6 +91,9 @@ func (p PacketConn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 
 // WriteTo sends one datagram.
 func (p PacketConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
+	if c, ok := p.C.(addrPortConn); ok {
+		return c.WriteToUDPAddrPort(b, addr)
+	}
 	return p.C.WriteTo(b, net.UDPAddrFromAddrPort(addr))
 }
 

@@ -1,89 +1,94 @@
 package road
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // orderState delivers the messages of one remote session in the order the
-// sender numbered them (the head's oi), holding back any that complete early.
-// Python RAET leaves oi 0 and its messages are delivered as they complete.
+// sender numbered them (the head's oi). A message that completes before an
+// earlier one stays a ready messengent, unacknowledged, until its turn: so
+// what the sender sees acknowledged has been handed to the application, and
+// a crash loses nothing acknowledged. Python RAET leaves oi 0 and its
+// messages are delivered as they complete.
 type orderState struct {
 	si      uint32
 	next    uint64
-	held    map[uint64]*Message
-	waiting time.Time // since when the lowest held message waits for a gap
+	waiting time.Time // since when a ready message waits for a gap before it
 }
 
-// maxHeld bounds out-of-order messages held per remote.
-const maxHeld = 4096
-
 // gapWait is how long a hole in the order may hold later messages back
-// before they are delivered anyway (the sender gave a message up).
+// before they are delivered anyway (the sender gave a message up); a message
+// that then fills the hole is delivered late rather than lost.
 const gapWait = 30 * time.Second
 
 // deliver hands a completed message to the application, in order when it is
-// numbered. It returns false, delivering nothing, when there is no room.
+// numbered. It returns false, delivering nothing, when there is no room or
+// the message must wait for an earlier one.
 func (s *Stack) deliver(r *remote, mt *messengent) bool {
 	if len(s.backlog) >= s.cfg.RxQueueLen {
 		return false
 	}
-	msg := mt.ready
 	if mt.oi == 0 {
-		s.queueMessage(msg)
+		s.queueMessage(mt.ready)
 		return true
 	}
 	o := &r.order
-	if o.held == nil || o.si != mt.key.si {
-		s.flushHeld(r)
-		*o = orderState{si: mt.key.si, next: 1, held: map[uint64]*Message{}}
+	if o.si != mt.key.si {
+		*o = orderState{si: mt.key.si, next: 1}
 	}
 	switch {
 	case mt.oi < o.next:
-		return true // delivered before, in this session: a duplicate
+		// Late past a hole given up on (duplicates never get here: the
+		// transaction window catches them).
+		s.queueMessage(mt.ready)
+		return true
 	case mt.oi == o.next:
-		s.queueMessage(msg)
-		o.next++
-		s.releaseHeld(r)
 	default:
-		if len(o.held) >= maxHeld {
-			return false
-		}
-		if len(o.held) == 0 {
+		if o.waiting.IsZero() {
 			o.waiting = s.now
 		}
-		o.held[mt.oi] = msg
+		if s.now.Sub(o.waiting) < gapWait || s.lowestReady(r) != mt {
+			return false
+		}
+		s.log.Warn("message order gap given up", "remote", r.Name, "missing", o.next, "next", mt.oi)
 	}
+	s.queueMessage(mt.ready)
+	o.next = mt.oi + 1
+	o.waiting = time.Time{}
 	return true
 }
 
-// releaseHeld delivers held messages that are now next in order.
-func (s *Stack) releaseHeld(r *remote) {
-	o := &r.order
-	for {
-		m, ok := o.held[o.next]
-		if !ok {
-			break
+// lowestReady returns the ready numbered messengent of r's order session
+// with the lowest oi, or nil.
+func (s *Stack) lowestReady(r *remote) *messengent {
+	var low *messengent
+	for _, mt := range r.in {
+		if mt.ready != nil && mt.oi != 0 && mt.key.si == r.order.si && (low == nil || mt.oi < low.oi) {
+			low = mt
 		}
-		delete(o.held, o.next)
-		s.queueMessage(m)
-		o.next++
 	}
-	if len(o.held) > 0 {
-		o.waiting = s.now
-	}
+	return low
 }
 
-// flushHeld delivers every held message in order, gaps or not.
-func (s *Stack) flushHeld(r *remote) {
-	o := &r.order
-	for len(o.held) > 0 {
-		lowest := uint64(0)
-		for k := range o.held {
-			if lowest == 0 || k < lowest {
-				lowest = k
-			}
+// releaseReady completes the ready messengents of r that are now next in
+// order, lowest first.
+func (s *Stack) releaseReady(r *remote) {
+	var ready []*messengent
+	for _, mt := range r.in {
+		if mt.ready != nil && mt.oi != 0 && mt.key.si == r.order.si {
+			ready = append(ready, mt)
 		}
-		s.queueMessage(o.held[lowest])
-		delete(o.held, lowest)
-		o.next = lowest + 1
+	}
+	sort.Slice(ready, func(i, j int) bool { return ready[i].oi < ready[j].oi })
+	for _, mt := range ready {
+		if mt.oi != r.order.next {
+			return
+		}
+		s.completeMessage(mt)
+		if r.in[mt.key] == mt {
+			return // no room
+		}
 	}
 }
 
@@ -91,6 +96,7 @@ func (s *Stack) flushHeld(r *remote) {
 // the application is behind.
 func (s *Stack) queueMessage(m *Message) {
 	s.stats.messagesIn.Add(1)
+	s.countDelivered(m)
 	s.stats.msgBytesIn.Add(uint64(m.Size))
 	if len(s.backlog) == 0 {
 		select {
@@ -102,8 +108,7 @@ func (s *Stack) queueMessage(m *Message) {
 	s.backlog = append(s.backlog, m)
 }
 
-// flushBacklog moves waiting messages to the channel as room appears, and
-// gives up on order gaps that lasted too long.
+// flushBacklog moves waiting messages to the channel as room appears.
 func (s *Stack) flushBacklog() {
 	for len(s.backlog) > 0 {
 		select {
@@ -117,12 +122,5 @@ func (s *Stack) flushBacklog() {
 	}
 	if len(s.backlog) == 0 {
 		s.backlog = nil
-	}
-	for _, r := range s.remotes {
-		o := &r.order
-		if len(o.held) > 0 && s.now.Sub(o.waiting) >= gapWait {
-			s.log.Warn("message order gap given up", "remote", r.Name, "missing", o.next)
-			s.flushHeld(r)
-		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // freePort returns a UDP port on loopback that is free right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)

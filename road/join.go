@@ -518,7 +518,13 @@ func (s *Stack) joinentRequest(jt *joinTx, p *packet.Packet, fresh bool) {
 	if jt.vacuous {
 		s.joinees[r.addr] = r
 	}
-	r.Joined = estate.TriNone
+	if !sameAll || status != estate.Accepted {
+		// Python unjoins the remote for the whole join. A join that changes
+		// nothing leaves it joined: a late copy of a completed join's
+		// request then costs nothing if its joiner is gone (doc section
+		// 14.4.9), and a joiner that restarted completes as usual.
+		r.Joined = estate.TriNone
+	}
 	if status == estate.Accepted {
 		jt.redo = joinentRedoMin
 		jt.redoAt = s.now.Add(jt.redo)

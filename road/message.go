@@ -1,9 +1,12 @@
 package road
 
 import (
+	"fmt"
 	"net/netip"
+	"sort"
 	"time"
 
+	"github.com/raet-go/raet/estate"
 	"github.com/raet-go/raet/header"
 	"github.com/raet-go/raet/packet"
 )
@@ -31,7 +34,12 @@ type messenger struct {
 	redo    time.Duration
 	redoAt  time.Time
 	started time.Time
+	heardAt time.Time // last answer from the receiver (or the start)
 	oi      uint64
+	// Round-trip sampling: when the last wf packet went out, and whether it
+	// went out only once (an answer to a resent packet is no sample).
+	wfAt    time.Time
+	wfFresh bool
 }
 
 // messengent receives one message (Python's Messengent).
@@ -47,11 +55,22 @@ type messengent struct {
 	oi      uint64
 	addr    netip.AddrPort
 	created time.Time
+	heardAt time.Time // last packet from the sender
+	size    int       // bytes counted against the remote's ReassemblyLimit
+	askAt   time.Time // when we last asked for segments, for a round-trip sample
+	askDue  time.Time // when to ask for segments still missing after a wf packet
+	// toldWhole: the sender heard that the whole message is here though it
+	// is not delivered yet (no room, or an earlier message is missing).
+	toldWhole bool
 }
 
 // pump starts messengers for queued messages while the window allows.
 func (s *Stack) pump(r *remote) {
 	if !r.allowed() {
+		return
+	}
+	if r.fs != nil {
+		s.pumpFast(r)
 		return
 	}
 	for len(r.queue) > 0 && len(r.out) < s.cfg.Window {
@@ -71,7 +90,7 @@ func (s *Stack) signalSpace(r *remote) {
 
 // startMessage starts a messenger for om.
 func (s *Stack) startMessage(r *remote, om *outMsg) {
-	m := &messenger{r: r, key: txKey{r.SID, r.NextTID()}, om: om, started: s.now}
+	m := &messenger{r: r, key: txKey{r.SID, r.NextTID()}, om: om, started: s.now, heardAt: s.now}
 	r.oiNext++
 	m.oi = r.oiNext
 	h := s.head(header.TrnsMessage, header.PcktMessage, false, r.UID, r.FUID, m.key.si, m.key.ti)
@@ -83,8 +102,16 @@ func (s *Stack) startMessage(r *remote, om *outMsg) {
 	}
 	m.msg = msg
 	r.out[m.key] = m
-	m.redo = messageRedoMin
+	m.redo = s.messageRedo(r)
 	s.sendBurst(m)
+}
+
+// messageRedo is the first redo interval of a message transaction with r:
+// measured from round trips once there are some, else Python's 0.2 s. The
+// granularity is two ticks: our timer acts on a tick, and a receiver of this
+// project answers a wf packet with gaps a tick late (askDue).
+func (s *Stack) messageRedo(r *remote) time.Duration {
+	return r.rtt.rto(messageRedoMin, 2*s.cfg.Tick, rtoFloor, messageRedoMax)
 }
 
 // sendSegment sends segment i of m with flags.
@@ -98,6 +125,10 @@ func (s *Stack) sendSegment(m *messenger, i int, flags uint8) {
 	s.write(b, m.r.addr)
 	m.last, m.lastAt = i, s.now
 	m.redoAt = s.now.Add(m.redo)
+	if flags&header.FlagWf != 0 {
+		m.wfFresh = m.wfAt.IsZero() && flags&header.FlagAf == 0
+		m.wfAt = s.now
+	}
 }
 
 // sendBurst sends the next burst of first-time segments, the last one
@@ -127,6 +158,7 @@ func (s *Stack) sendMisseds(m *messenger) {
 		}
 		s.sendSegment(m, m.misseds[j], flags)
 		s.stats.resent.Add(1)
+		m.r.ctr.resent++
 	}
 	m.misseds = m.misseds[k:]
 }
@@ -134,16 +166,21 @@ func (s *Stack) sendMisseds(m *messenger) {
 // messengerReceive handles the receiver's answer (Python's Messenger.receive).
 func (s *Stack) messengerReceive(m *messenger, p *packet.Packet) {
 	r := m.r
+	m.heardAt = s.now
+	if m.wfFresh && !m.wfAt.IsZero() {
+		r.rtt.sample(s.now.Sub(m.wfAt))
+		m.wfFresh = false
+	}
 	switch p.Head.Pk {
 	case header.PcktAck:
 		m.acked = true
 		s.setAlived(r, true)
-		m.redo = messageRedoMin
+		next := int(min(p.Head.Sn+1, uint64(m.msg.Count())))
 		if len(m.misseds) > 0 {
+			m.redo = s.messageRedo(r)
 			s.sendMisseds(m)
 			return
 		}
-		next := int(min(p.Head.Sn+1, uint64(m.msg.Count())))
 		if next < m.current {
 			// The receiver has not seen everything we sent. Python rewinds at
 			// once, resending segments that may still be on their way; wait a
@@ -154,7 +191,17 @@ func (s *Stack) messengerReceive(m *messenger, p *packet.Packet) {
 			m.current = next
 		}
 		if m.current < m.msg.Count() {
+			m.redo = s.messageRedo(r)
 			s.sendBurst(m)
+			return
+		}
+		if next == m.msg.Count() {
+			// The receiver has it all but cannot deliver it yet (its
+			// application is behind, or an earlier message is missing):
+			// wait long before asking again, but not forever, in case the
+			// done is lost.
+			m.redo = max(m.redo, messageRedoMax)
+			m.redoAt = s.now.Add(m.redo)
 		}
 	case header.PcktResend:
 		m.acked = true
@@ -165,14 +212,23 @@ func (s *Stack) messengerReceive(m *messenger, p *packet.Packet) {
 		}
 		list, _ := body["misseds"].([]any)
 		for _, v := range list {
-			n, ok := v.(int64)
-			if !ok || n < 0 || n >= int64(m.msg.Count()) {
+			var n int64
+			switch x := v.(type) {
+			case int64:
+				n = x
+			case uint64:
+				n = int64(min(x, 1<<62))
+			default:
+				n = -1
+			}
+			if n < 0 || n >= int64(m.msg.Count()) {
 				break
 			}
 			if !containsInt(m.misseds, int(n)) {
 				m.misseds = append(m.misseds, int(n))
 			}
 		}
+		m.redo = s.messageRedo(r)
 		s.sendMisseds(m)
 	case header.PcktDone:
 		s.setAlived(r, true)
@@ -188,7 +244,27 @@ func (s *Stack) messengerReceive(m *messenger, p *packet.Packet) {
 		s.emit(EventSendFailed, r, "the remote refused the message")
 		s.finishSend(r, m.om, ErrNotAllowed)
 		s.pump(r)
+	case header.PcktUnallowed:
+		// A stack of this project lost our session (it restarted, or its
+		// keys differ from ours): send the message again once a new allow
+		// completes, in its place in the order.
+		s.setAlived(r, true)
+		delete(r.out, m.key)
+		s.requeue(r, m.om)
+		if r.allowed() {
+			r.Allowed = estate.TriFalse
+			s.emit(EventRefused, r, "the remote lost our session; allowing again")
+		}
+		s.startAllow(r, true)
 	}
+}
+
+// requeue puts om back in r's queue, in the order it was first queued.
+func (s *Stack) requeue(r *remote, om *outMsg) {
+	i := sort.Search(len(r.queue), func(i int) bool { return r.queue[i].seq > om.seq })
+	r.queue = append(r.queue, nil)
+	copy(r.queue[i+1:], r.queue[i:])
+	r.queue[i] = om
 }
 
 func containsInt(xs []int, x int) bool {
@@ -202,6 +278,9 @@ func containsInt(xs []int, x int) bool {
 
 // finishSend tells whoever waits on om how it ended.
 func (s *Stack) finishSend(r *remote, om *outMsg, err error) {
+	if err == nil {
+		r.ctr.sent(om)
+	}
 	if om.result != nil {
 		om.result <- err
 		om.result = nil
@@ -210,10 +289,19 @@ func (s *Stack) finishSend(r *remote, om *outMsg, err error) {
 
 // serviceMessenger resends the last packet when the receiver is silent.
 func (s *Stack) serviceMessenger(m *messenger) {
+	if s.cfg.MessageTimeout > 0 && s.now.Sub(m.heardAt) >= s.cfg.MessageTimeout {
+		r := m.r
+		delete(r.out, m.key)
+		s.stats.sendFailed.Add(1)
+		s.emit(EventSendFailed, r, "no answer from the remote for "+s.cfg.MessageTimeout.String())
+		s.finishSend(r, m.om, fmt.Errorf("%w: %s for %s", ErrTimeout, r.Name, s.cfg.MessageTimeout))
+		s.pump(r)
+		return
+	}
 	if s.now.Before(m.redoAt) {
 		return
 	}
-	m.redo = backoff(m.redo, messageRedoMin, messageRedoMax)
+	m.redo = backoff(m.redo, rtoFloor, messageRedoMax)
 	flags := uint8(header.FlagWf)
 	if m.acked {
 		flags |= header.FlagAf
@@ -224,6 +312,7 @@ func (s *Stack) serviceMessenger(m *messenger) {
 	}
 	s.sendSegment(m, i, flags)
 	s.stats.resent.Add(1)
+	m.r.ctr.resent++
 }
 
 // receiveMessage handles a packet of a message transaction from the remote's
@@ -237,8 +326,25 @@ func (s *Stack) receiveMessage(r *remote, p *packet.Packet, from netip.AddrPort)
 			s.stats.stale.Add(1)
 			return
 		}
-		if _, done := r.done[key.ti]; done || h.Af() {
+		if !r.allowed() {
+			s.refuseMessage(r, h, from)
+			return
+		}
+		if key.si == r.allowSI {
+			// Sealed with the keys of the session before the allow the
+			// sender made with us in this session id: it replaces such
+			// messages itself once it hears our ack.
 			s.stats.stale.Add(1)
+			return
+		}
+		if r.done.si != key.si {
+			r.done.reset(key.si)
+		}
+		if done := r.done.done(key.ti); done || h.Af() {
+			s.stats.stale.Add(1)
+			if done {
+				s.stats.duplicates.Add(1)
+			}
 			if done && h.Oi != 0 {
 				// A stack of this project resent a message we delivered but
 				// whose done it lost: say done again rather than nack, so it
@@ -249,15 +355,15 @@ func (s *Stack) receiveMessage(r *remote, p *packet.Packet, from netip.AddrPort)
 			s.stalent(p, from, header.PcktNack)
 			return
 		}
-		if len(r.in) >= 4*s.cfg.Window+64 {
-			s.stats.dropped.Add(1) // too many messages at once; the sender will redo
+		size := len(p.Coat)
+		if h.Segmented() {
+			size = int(min(h.Ml, uint64(s.cfg.MaxMessageSize)))
+		}
+		if len(r.in) >= 4*s.cfg.Window+64 || (len(r.in) > 0 && r.inBytes+size > s.cfg.ReassemblyLimit) {
+			s.stats.dropped.Add(1) // too much at once from this remote; the sender will redo
 			return
 		}
-		if !r.allowed() {
-			s.messageAnswer(r, h, header.PcktNack, from)
-			return
-		}
-		mt = &messengent{r: r, key: key, oi: h.Oi, addr: from, created: s.now}
+		mt = &messengent{r: r, key: key, oi: h.Oi, addr: from, created: s.now, heardAt: s.now}
 		mt.h = s.head(header.TrnsMessage, header.PcktAck, true, uint32(h.De), uint32(h.Se), key.si, key.ti)
 		mt.h.Bk, mt.h.Ck, mt.h.Fk = s.cfg.BodyKind, h.Ck, h.Fk
 		mt.h.SetFlag(header.FlagWf, h.Wf())
@@ -268,20 +374,36 @@ func (s *Stack) receiveMessage(r *remote, p *packet.Packet, from netip.AddrPort)
 			return
 		}
 		mt.tray = tray
-		mt.redo = messageRedoMin
+		mt.redo = s.receiveRedo(r)
+		mt.size = size
+		r.inBytes += size
 		r.in[key] = mt
 	} else {
 		switch h.Pk {
 		case header.PcktMessage:
 		case header.PcktNack:
-			delete(r.in, key)
+			s.dropIn(r, mt)
 			s.rememberDone(r, key.ti)
 			return
 		default:
 			return
 		}
+		mt.heardAt = s.now
 		if mt.ready != nil || mt.tray.Complete() {
+			s.stats.duplicates.Add(1)
+			if h.Wf() {
+				// Complete but not yet delivered: tell the sender again that
+				// all of it is here, so it waits rather than gives up.
+				s.ackWhole(mt)
+			}
 			return
+		}
+		if h.Af() && !mt.askAt.IsZero() {
+			r.rtt.sample(s.now.Sub(mt.askAt))
+			mt.askAt = time.Time{}
+		}
+		if h.Segmented() && mt.tray.Has(int(h.Sn)) {
+			s.stats.duplicates.Add(1)
 		}
 		if _, err := mt.tray.Add(p); err != nil {
 			s.stats.decryptErrors.Add(1)
@@ -296,14 +418,47 @@ func (s *Stack) receiveMessage(r *remote, p *packet.Packet, from netip.AddrPort)
 		return
 	}
 	if h.Wf() {
-		s.askMissing(mt)
+		if len(mt.tray.AppendMissing(s.missbuf[:0], mt.lowest, -1)) == 0 {
+			s.askMissing(mt) // nothing missing below: ack, the sender goes on
+		} else if mt.askDue.IsZero() {
+			// Segments overtaken by the wf packet may still be on their
+			// way: ask for the missing ones at the next tick, not now.
+			mt.askDue = s.now.Add(s.cfg.Tick)
+		}
+	}
+}
+
+// receiveRedo is the redo interval of a message being received from r:
+// measured from round trips once there are some, else Python's 0.2 s.
+func (s *Stack) receiveRedo(r *remote) time.Duration {
+	return r.rtt.rto(messageRedoMin, 2*s.cfg.Tick, rtoFloor, messageRedoMax)
+}
+
+// refuseMessage answers a message that cannot be received because we hold
+// no session with its sender. A stack of this project (which numbers its
+// messages) hears unallowed, allows again and resends; Python RAET hears
+// nack, as its own stacks answer, and gives the message up.
+func (s *Stack) refuseMessage(r *remote, h *header.Head, from netip.AddrPort) {
+	if h.Oi != 0 {
+		s.messageAnswer(r, h, header.PcktUnallowed, from)
+		return
+	}
+	s.messageAnswer(r, h, header.PcktNack, from)
+}
+
+// dropIn forgets an incoming message transaction.
+func (s *Stack) dropIn(r *remote, mt *messengent) {
+	if r.in[mt.key] == mt {
+		delete(r.in, mt.key)
+		r.inBytes -= mt.size
 	}
 }
 
 // askMissing asks for the segments missing below the highest received, or,
 // when none is, acknowledges the highest so the sender goes on.
 func (s *Stack) askMissing(mt *messengent) {
-	missing := mt.tray.AppendMissing(nil, mt.lowest, -1)
+	missing := mt.tray.AppendMissing(s.missbuf[:0], mt.lowest, -1)
+	s.missbuf = missing[:0]
 	if len(missing) == 0 {
 		h := mt.h
 		h.Pk = header.PcktAck
@@ -312,6 +467,8 @@ func (s *Stack) askMissing(mt *messengent) {
 		return
 	}
 	mt.lowest = missing[0]
+	mt.askAt = s.now
+	mt.askDue = time.Time{}
 	for len(missing) > 0 {
 		n := min(len(missing), maxMissedsResend)
 		list := make([]any, n)
@@ -336,6 +493,13 @@ func (s *Stack) completeMessage(mt *messengent) {
 		body, err := packet.OpenCoat(s.bodybuf[:0], mt.tray.Head.Ck, coat, r.box)
 		if err != nil {
 			s.stats.decryptErrors.Add(1)
+			if mt.oi != 0 {
+				// A stack of this project sealed it with other session keys
+				// than ours: have it allow again and resend.
+				s.messageAnswer(r, &mt.tray.Head, header.PcktUnallowed, mt.addr)
+				s.dropIn(r, mt)
+				return
+			}
 			s.messengentNack(mt)
 			return
 		}
@@ -350,13 +514,32 @@ func (s *Stack) completeMessage(mt *messengent) {
 		mt.ready = &Message{From: r.Name, UID: r.UID, Body: m, Size: len(body)}
 	}
 	if !s.deliver(r, mt) {
-		return // no room yet: the sender redoes, and the timer retries
+		// No room yet, or an earlier message is still coming: tell the
+		// sender once that all of it is here, so it waits instead of
+		// resending; the timer retries the delivery.
+		if !mt.toldWhole {
+			mt.toldWhole = true
+			s.ackWhole(mt)
+		}
+		return
 	}
 	h := mt.h
 	h.Pk = header.PcktDone
 	s.control(h, r.box, r.addr)
-	delete(r.in, mt.key)
+	s.dropIn(r, mt)
 	s.rememberDone(r, mt.key.ti)
+	if mt.oi != 0 && mt.oi+1 == r.order.next {
+		s.releaseReady(r) // later messages that completed early
+	}
+}
+
+// ackWhole acknowledges the last segment of a message received whole but
+// not delivered yet.
+func (s *Stack) ackWhole(mt *messengent) {
+	a := mt.h
+	a.Pk = header.PcktAck
+	a.Sn = uint64(mt.tray.Count() - 1)
+	s.control(a, mt.r.box, mt.r.addr)
 }
 
 // messageAnswer sends a bare answer (done, nack) to a message packet.
@@ -371,36 +554,38 @@ func (s *Stack) messengentNack(mt *messengent) {
 	h := mt.h
 	h.Pk = header.PcktNack
 	s.control(h, mt.r.box, mt.r.addr)
-	delete(mt.r.in, mt.key)
+	s.dropIn(mt.r, mt)
 	s.rememberDone(mt.r, mt.key.ti)
 }
 
 // rememberDone records a finished incoming transaction, so a late duplicate
-// is not delivered again.
+// or a replay is not delivered again.
 func (s *Stack) rememberDone(r *remote, ti uint32) {
-	r.done[ti] = s.now.Add(doneRemember)
-	if len(r.done) > maxDone {
-		// Forget the oldest half at once rather than one by one.
-		cut := s.now.Add(doneRemember / 2)
-		for k, t := range r.done {
-			if t.Before(cut) {
-				delete(r.done, k)
-			}
-		}
-	}
+	r.done.mark(ti, s.now)
 }
-
-// maxDone bounds the finished transactions remembered per remote.
-const maxDone = 16384
 
 // serviceMessengent asks for what is missing when the sender is silent.
 func (s *Stack) serviceMessengent(mt *messengent) {
+	if mt.ready == nil && s.cfg.MessageTimeout > 0 && s.now.Sub(mt.heardAt) >= s.cfg.MessageTimeout {
+		// The sender went silent (Python keeps such a transaction forever).
+		s.messengentNack(mt)
+		return
+	}
+	if mt.ready != nil {
+		s.completeMessage(mt) // as soon as the application makes room
+		return
+	}
+	if !mt.askDue.IsZero() && !s.now.Before(mt.askDue) {
+		s.askMissing(mt)
+		mt.redoAt = s.now.Add(mt.redo)
+		return
+	}
 	if s.now.Before(mt.redoAt) {
 		return
 	}
-	mt.redo = backoff(mt.redo, messageRedoMin, messageRedoMax)
+	mt.redo = backoff(mt.redo, rtoFloor, messageRedoMax)
 	mt.redoAt = s.now.Add(mt.redo)
-	if mt.ready != nil || mt.tray.Complete() {
+	if mt.tray.Complete() {
 		s.completeMessage(mt)
 		return
 	}

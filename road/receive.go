@@ -10,6 +10,11 @@ import (
 // receive dispatches a packet that passed the reader's checks to its
 // transaction, or starts the transaction it asks for (Python's processRx).
 func (s *Stack) receive(rp *rxPacket) {
+	if rp.fast {
+		s.receiveFast(rp)
+		s.seenFast(rp)
+		return
+	}
 	p, from := &rp.p, rp.from
 	h := &p.Head
 	if h.Bf() {
@@ -29,6 +34,7 @@ func (s *Stack) receive(rp *rxPacket) {
 		s.stats.dropped.Add(1)
 		return
 	}
+	r.ctr.lastSeen = s.now
 	key := txKey{uint32(h.Si), uint32(h.Ti)}
 	if h.Cf() {
 		switch h.Tk {
@@ -66,12 +72,16 @@ func (s *Stack) receive(rp *rxPacket) {
 	}
 	switch h.Tk {
 	case header.TrnsAllow:
-		if at := r.allowent; at != nil && at.key == key {
-			s.allowentReceive(at, p)
+		switch h.Pk {
+		case header.PcktHello:
+			s.allowentHello(r, p)
+			return
+		case header.PcktInitiate:
+			s.allowentInitiate(r, p)
 			return
 		}
-		if h.Pk == header.PcktHello {
-			s.allowentHello(r, p)
+		if at := r.allowent; at != nil && at.key == key {
+			s.allowentReceive(at, p)
 			return
 		}
 	case header.TrnsAlive:
@@ -138,11 +148,15 @@ func (s *Stack) removeStaleCorrespondents(r *remote) {
 		at.nack(s, header.PcktNack)
 	}
 	for k, mt := range r.in {
-		if stale(k.si) && mt.ready == nil {
+		// A numbered message waiting for its turn was not acknowledged:
+		// its sender sends it again in the new session.
+		if stale(k.si) && (mt.ready == nil || mt.oi != 0) {
 			s.messengentNack(mt)
 		}
 	}
-	clear(r.done)
+	if r.done.si != r.RSID {
+		r.done.reset(r.RSID)
+	}
 }
 
 var _ = packet.DefaultMaxPacketSize

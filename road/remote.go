@@ -2,6 +2,7 @@ package road
 
 import (
 	"fmt"
+	"github.com/raet-go/raet/road/fast"
 	"net/netip"
 	"time"
 
@@ -24,7 +25,10 @@ type remote struct {
 	aliver            *aliveTx
 	out               map[txKey]*messenger  // messages we send
 	in                map[txKey]*messengent // messages we receive
-	done              map[uint32]time.Time  // finished incoming tids → when to forget
+	done              tidWindow             // finished incoming transactions of its session
+	rtt               rttEstimator          // round trips to it, for redo intervals
+	inBytes           int                   // bytes of the messages in `in`, bounded by ReassemblyLimit
+	allowSI           uint32                // session id of the last allow it completed with us as responder
 
 	// Session keys from the last allow: our short-term key for this remote
 	// and the box with its short-term public key.
@@ -36,14 +40,21 @@ type remote struct {
 	oiNext uint64        // order index of the next message sent in this session
 	order  orderState    // in-order delivery of messages from a Go peer
 
-	nextAlive time.Time // when to probe presence next
-	deadAt    time.Time // when it was found dead, for reaping
-	fast      bool      // session negotiated fast mode
-	seq       uint64    // numbers queued messages, to keep their order on requeue
+	nextAlive    time.Time     // when to probe presence next
+	deadAt       time.Time     // when it was found dead, for reaping
+	fast         bool          // session negotiated fast mode
+	fs           *fast.Session // the fast-mode session, when negotiated
+	fastInflight []*outMsg     // messages handed to fs, oldest first
+	fastAcked    uint64        // messages of fs acknowledged and settled
+	fastLost     uint64        // fs's lost packets and probes counted so far
+	seq          uint64        // numbers queued messages, to keep their order on requeue
 
+	reallowAt  time.Time    // earliest time to allow again for queued messages
 	waiters    []chan error // Join calls waiting for this remote
 	retryAt    time.Time    // when to retry a failed join for them
 	retryDelay time.Duration
+
+	ctr remoteCounters // traffic counters for RemoteInfo
 }
 
 func (s *Stack) newRemote(er *estate.Remote) *remote {
@@ -53,7 +64,6 @@ func (s *Stack) newRemote(er *estate.Remote) *remote {
 		addr:   unmap(ap),
 		out:    map[txKey]*messenger{},
 		in:     map[txKey]*messengent{},
-		done:   map[uint32]time.Time{},
 		space:  make(chan struct{}),
 	}
 }

@@ -20,7 +20,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newStack(t *testing.T, cfg Config) *Stack {
+func newStack(t testing.TB, cfg Config) *Stack {
 	t.Helper()
 	if cfg.Listen == "" && cfg.Conn == nil {
 		cfg.Listen = "127.0.0.1:0"

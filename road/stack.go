@@ -39,6 +39,13 @@ var (
 	ErrKeep          = errors.New("road: keep does not match the configuration")
 	ErrBody          = errors.New("road: message body cannot be encoded")
 	ErrTooBig        = errors.New("road: message too big")
+	// ErrQueueFull is wrapped, with the context's error, by a Send that gave
+	// up waiting for room in the remote's queue: the receiver is slower than
+	// the sender, and the message was not taken.
+	ErrQueueFull = errors.New("road: send queue full")
+	// ErrTimeout reports a message the remote did not answer for
+	// Config.MessageTimeout.
+	ErrTimeout = errors.New("road: no answer from the remote")
 )
 
 // Stack is one local estate on a road.
@@ -56,16 +63,24 @@ type Stack struct {
 	keylog io.Writer
 
 	// Owned by the loop goroutine.
-	remotes   map[uint32]*remote
-	byName    map[string]*remote
-	joinees   map[netip.AddrPort]*remote // remotes in vacuous joins, by address
-	txbuf     []byte
-	bodybuf   []byte
-	now       time.Time
-	roles     *roles
-	backlog   []*Message    // received messages waiting for room in msgs
-	drainCh   chan struct{} // set by Close: closed once nothing is in flight
-	drainDone bool
+	tick        clock.Ticker
+	remotes     map[uint32]*remote
+	byName      map[string]*remote
+	joinees     map[netip.AddrPort]*remote // remotes in vacuous joins, by address
+	txbuf       []byte
+	fastbuf     []byte
+	fastRemotes map[*remote]struct{} // remotes with a fast session
+	fastDirty   []*remote            // fast sessions whose deadline may have moved
+	fastArmed   time.Time            // when the fast timer fires; zero: not armed
+	fastTo      netip.AddrPort       // where emitFast writes
+	fastEmit    func([]byte)         // s.emitFast, bound once
+	bodybuf     []byte
+	missbuf     []int
+	now         time.Time
+	roles       *roles
+	backlog     []*Message    // received messages waiting for room in msgs
+	drainCh     chan struct{} // set by Close: closed once nothing is in flight
+	drainDone   bool
 
 	// Shared with the reader goroutine.
 	verifiers sync.Map // uint32 nuid → *crypto.Verifier
@@ -87,6 +102,7 @@ type rxPacket struct {
 	buf  *[]byte
 	p    packet.Packet
 	from netip.AddrPort
+	fast bool // a fast-mode packet: only the head is parsed, in p.Head, with p.Raw set
 }
 
 // New starts a stack: it loads or creates the local estate, binds the socket
@@ -112,6 +128,7 @@ func New(cfg Config) (*Stack, error) {
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
+	s.fastEmit = s.emitFast
 	s.pool.New = func() any { b := make([]byte, readBufferSize); return &b }
 	if err := s.setupLocal(); err != nil {
 		return nil, err
@@ -154,6 +171,7 @@ func New(cfg Config) (*Stack, error) {
 		conn.Close()
 		return nil, err
 	}
+	s.tick = s.clk.NewTicker(cfg.Tick)
 	go s.read()
 	go s.loop()
 	return s, nil
@@ -315,8 +333,12 @@ func (s *Stack) Close(ctx context.Context) error {
 // loop owns all protocol state.
 func (s *Stack) loop() {
 	defer close(s.done)
-	tick := s.clk.NewTicker(s.cfg.Tick)
+	tick := s.tick
 	defer tick.Stop()
+	// Fast-mode sessions want to be woken at their own deadlines (pacing,
+	// acks, loss timers), finer than the tick.
+	fastTimer := s.clk.NewTimer(time.Hour)
+	defer fastTimer.Stop()
 	defer func() {
 		s.conn.Close()
 		<-s.readerDone
@@ -347,7 +369,16 @@ func (s *Stack) loop() {
 		case <-tick.C():
 			s.now = s.clk.Now()
 			s.service()
+		case <-fastTimer.C():
+			s.now = s.clk.Now()
+			s.fastArmed = time.Time{}
+			for r := range s.fastRemotes {
+				if r.fs != nil {
+					s.serviceFast(r)
+				}
+			}
 		}
+		s.armFast(fastTimer)
 	}
 }
 
@@ -380,6 +411,16 @@ func (s *Stack) read() {
 		s.stats.packetsIn.Add(1)
 		s.stats.bytesIn.Add(uint64(n))
 		rp := &rxPacket{buf: bp, from: from}
+		if isFastPacket((*bp)[:n], &rp.p.Head) {
+			rp.p.Raw, rp.fast = (*bp)[:n], true
+			select {
+			case s.rxc <- rp:
+			default:
+				s.stats.dropped.Add(1)
+				s.pool.Put(bp)
+			}
+			continue
+		}
 		if err := rp.p.ParseOuter((*bp)[:n]); err != nil {
 			s.stats.parseErrors.Add(1)
 			s.pool.Put(bp)

@@ -10,6 +10,7 @@ type Stats struct {
 	MsgBytesIn, MsgBytesOut uint64 // body bytes of those messages
 	Segments                uint64 // segments sent, first time
 	Resent                  uint64 // packets sent again (redo or on request)
+	Duplicates              uint64 // message packets received again (segments held, messages finished)
 	ParseErrors             uint64 // datagrams that are not RAET packets
 	BadSignatures           uint64 // signatures that failed or had no key
 	DecryptErrors           uint64 // coats that did not open or bodies that did not decode
@@ -32,6 +33,7 @@ type counters struct {
 	decryptErrors, stale, dropped, netErrors     atomic.Uint64
 	joins, allows, alives, rejected, refused     atomic.Uint64
 	sendFailed, eventsDropped, remotes, fast     atomic.Uint64
+	duplicates                                   atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -40,7 +42,7 @@ func (c *counters) snapshot() Stats {
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		MessagesIn: c.messagesIn.Load(), MessagesOut: c.messagesOut.Load(),
 		MsgBytesIn: c.msgBytesIn.Load(), MsgBytesOut: c.msgOut.Load(),
-		Segments: c.segments.Load(), Resent: c.resent.Load(),
+		Segments: c.segments.Load(), Resent: c.resent.Load(), Duplicates: c.duplicates.Load(),
 		ParseErrors: c.parseErrors.Load(), BadSignatures: c.badSignatures.Load(),
 		DecryptErrors: c.decryptErrors.Load(), Stale: c.stale.Load(),
 		Dropped: c.dropped.Load(), NetErrors: c.netErrors.Load(),

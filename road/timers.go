@@ -44,12 +44,20 @@ func (s *Stack) serviceRemote(r *remote) {
 	for _, mt := range r.in {
 		s.serviceMessengent(mt)
 	}
+	if r.fs != nil {
+		s.serviceFast(r)
+	}
+	r.done.trim(s.now)
 	if !s.onStack(r) {
 		return
 	}
-	// Presence: probe allowed remotes that have been quiet for a period.
-	if s.cfg.AlivePeriod > 0 && r.allowed() && r.aliver == nil && !r.nextAlive.IsZero() &&
-		!s.now.Before(r.nextAlive) && !s.draining() {
+	// Presence: probe remotes that have been quiet for a period (Python's
+	// manage); one that lost its allow (or its join) is allowed (joined)
+	// again first. Reaped remotes are left alone.
+	if s.cfg.AlivePeriod > 0 && r.aliver == nil && !r.nextAlive.IsZero() && !s.now.Before(r.nextAlive) &&
+		!s.draining() && !r.Reaped.IsTrue() && !r.joinInProcess() && r.allower == nil && r.allowent == nil &&
+		r.Acceptance != estate.Rejected {
+		s.schedulePresence(r)
 		s.startAlive(r, false)
 	}
 	// A main estate reaps remotes dead for long.
@@ -66,5 +74,12 @@ func (s *Stack) serviceRemote(r *remote) {
 	}
 	if len(r.queue) > 0 {
 		s.pump(r)
+		// Messages wait for a session nobody is setting up (the remote lost
+		// ours, or never had one): allow it, at most once per allow timeout.
+		if !r.allowed() && !r.joinInProcess() && r.allower == nil && r.allowent == nil &&
+			!s.now.Before(r.reallowAt) && r.Acceptance != estate.Rejected {
+			r.reallowAt = s.now.Add(s.cfg.AllowTimeout)
+			s.startAlive(r, true)
+		}
 	}
 }

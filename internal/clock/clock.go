@@ -4,7 +4,6 @@
 package clock
 
 import (
-	"sort"
 	"sync"
 	"time"
 )
@@ -14,6 +13,16 @@ type Clock interface {
 	Now() time.Time
 	// NewTicker returns a ticker firing every d, read from C; Stop releases it.
 	NewTicker(d time.Duration) Ticker
+	// NewTimer returns a timer firing once after d; Reset arms it again.
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer delivers one tick on C after its duration, again after each Reset.
+type Timer interface {
+	C() <-chan time.Time
+	// Reset arms the timer to fire after d (dropping any tick not yet read).
+	Reset(d time.Duration)
+	Stop()
 }
 
 // Ticker delivers ticks on C until stopped.
@@ -30,6 +39,22 @@ func (Real) Now() time.Time { return time.Now() }
 
 // NewTicker returns a time.Ticker.
 func (Real) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+
+// NewTimer returns a time.Timer.
+func (Real) NewTimer(d time.Duration) Timer { return &realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (r *realTimer) C() <-chan time.Time { return r.t.C }
+func (r *realTimer) Reset(d time.Duration) {
+	r.t.Stop()
+	select {
+	case <-r.t.C:
+	default:
+	}
+	r.t.Reset(d)
+}
+func (r *realTimer) Stop() { r.t.Stop() }
 
 type realTicker struct{ t *time.Ticker }
 
@@ -66,9 +91,39 @@ func (f *Fake) NewTicker(d time.Duration) Ticker {
 	return t
 }
 
-// Advance moves the clock forward by d, firing every ticker whose time has
-// come, in time order. A ticker whose channel is full drops the tick, as a
-// real ticker does.
+// NewTimer returns a one-shot timer driven by Advance.
+func (f *Fake) NewTimer(d time.Duration) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := &fakeTicker{f: f, d: 0, next: f.now.Add(d), c: make(chan time.Time, 1)}
+	f.tickers = append(f.tickers, t)
+	return &fakeTimer{t}
+}
+
+type fakeTimer struct{ t *fakeTicker }
+
+func (x *fakeTimer) C() <-chan time.Time { return x.t.c }
+func (x *fakeTimer) Stop()               { x.t.Stop() }
+func (x *fakeTimer) Reset(d time.Duration) {
+	f := x.t.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-x.t.c:
+	default:
+	}
+	x.t.next = f.now.Add(d)
+	for _, t := range f.tickers {
+		if t == x.t {
+			return
+		}
+	}
+	f.tickers = append(f.tickers, x.t)
+}
+
+// Advance moves the clock forward by d, firing every ticker and timer whose
+// time has come, in time order. A ticker whose channel is full drops the
+// tick, as a real ticker does; a timer fires once.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	end := f.now.Add(d)
@@ -83,7 +138,11 @@ func (f *Fake) Advance(d time.Duration) {
 			break
 		}
 		f.now = due.next
-		due.next = due.next.Add(due.d)
+		if due.d > 0 {
+			due.next = due.next.Add(due.d)
+		} else {
+			f.remove(due) // a timer: once
+		}
 		select {
 		case due.c <- f.now:
 		default:
@@ -91,6 +150,16 @@ func (f *Fake) Advance(d time.Duration) {
 	}
 	f.now = end
 	f.mu.Unlock()
+}
+
+// remove drops a ticker or timer; the caller holds f.mu.
+func (f *Fake) remove(t *fakeTicker) {
+	for i, x := range f.tickers {
+		if x == t {
+			f.tickers = append(f.tickers[:i:i], f.tickers[i+1:]...)
+			return
+		}
+	}
 }
 
 // Tickers returns how many tickers are running (for tests that wait for a
@@ -113,12 +182,5 @@ func (t *fakeTicker) C() <-chan time.Time { return t.c }
 func (t *fakeTicker) Stop() {
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	ts := t.f.tickers
-	for i, x := range ts {
-		if x == t {
-			t.f.tickers = append(ts[:i:i], ts[i+1:]...)
-			break
-		}
-	}
-	sort.SliceStable(t.f.tickers, func(i, j int) bool { return t.f.tickers[i].next.Before(t.f.tickers[j].next) })
+	t.f.remove(t)
 }

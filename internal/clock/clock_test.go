@@ -34,3 +34,31 @@ func TestFakeTicker(t *testing.T) {
 	<-rt.C()
 	rt.Stop()
 }
+
+func TestFakeTimer(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	tm := f.NewTimer(10 * time.Millisecond)
+	f.Advance(5 * time.Millisecond)
+	select {
+	case <-tm.C():
+		t.Fatal("early")
+	default:
+	}
+	f.Advance(5 * time.Millisecond)
+	<-tm.C()
+	f.Advance(time.Second)
+	select {
+	case <-tm.C():
+		t.Fatal("a timer fires once")
+	default:
+	}
+	tm.Reset(time.Millisecond)
+	f.Advance(time.Millisecond)
+	<-tm.C()
+	tm.Stop()
+	require.Equal(t, 0, f.Tickers())
+	rt := Real{}.NewTimer(time.Hour)
+	rt.Reset(time.Millisecond)
+	<-rt.C()
+	rt.Stop()
+}
