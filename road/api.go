@@ -149,7 +149,7 @@ func (s *Stack) send1(ctx context.Context, to string, body any, res chan error) 
 		return fmt.Errorf("%w: %d bytes", ErrTooBig, len(enc))
 	}
 	om := &outMsg{body: enc, bk: s.cfg.BodyKind, result: res}
-	for {
+	for waited := false; ; waited = true {
 		var space chan struct{}
 		var qerr error
 		err := s.do(ctx, func() {
@@ -176,6 +176,9 @@ func (s *Stack) send1(ctx context.Context, to string, body any, res chan error) 
 			s.pump(r)
 		})
 		if err != nil {
+			if waited && ctx.Err() != nil {
+				return fmt.Errorf("%w: %d messages wait for %q: %w", ErrQueueFull, s.cfg.QueueLen, to, ctx.Err())
+			}
 			return err
 		}
 		if qerr != nil {
@@ -234,7 +237,7 @@ func (s *Stack) Remotes(ctx context.Context) ([]RemoteInfo, error) {
 				Role: r.Role, Main: r.Main, Acceptance: r.Acceptance, Joined: r.Joined.IsTrue(),
 				Allowed: r.allowed(), Alive: r.Alived.IsTrue(), Reaped: r.Reaped.IsTrue(),
 				VerHex: r.VerHex(), PubHex: r.PubHex(), SID: r.SID, RSID: r.RSID,
-				Queued: len(r.queue), InFlight: len(r.out), Receiving: len(r.in), Fast: r.fast,
+				Queued: len(r.queue), InFlight: len(r.out) + len(r.fastInflight), Receiving: len(r.in), Fast: r.fast,
 				Dead: r.Alived == estate.TriFalse, LastSeen: r.ctr.lastSeen, SessionStart: r.ctr.sessionStart,
 				MessagesIn: r.ctr.msgsIn, MessagesOut: r.ctr.msgsOut, BytesIn: r.ctr.bytesIn, BytesOut: r.ctr.bytesOut,
 				Resent: r.ctr.resent})

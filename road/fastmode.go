@@ -25,6 +25,10 @@ import (
 // run fast mode for the session, so a Python peer never sees a fast packet.
 const fastOffer = 0x52474f46 // "RGOF"
 
+// fastWindow is how many messages may be in a fast session at once: many
+// more than classic transactions, since small ones share packets.
+func fastWindow(window int) int { return max(8*window, 256) }
+
 // fastKinds prefixes each message in the fast stream with its body kind.
 func fastPayload(dst []byte, om *outMsg) []byte {
 	dst = append(dst[:0], byte(om.bk))
@@ -86,7 +90,11 @@ func (s *Stack) stopFast(r *remote) {
 
 // pumpFast hands queued messages to the fast session and sends what it lets out.
 func (s *Stack) pumpFast(r *remote) {
-	for len(r.queue) > 0 {
+	// Messages handed to the session are bounded in number too (the session
+	// bounds their bytes), so a stalled receiver backs up into the queue and
+	// Send blocks, as in classic mode.
+	took := false
+	for len(r.queue) > 0 && len(r.fastInflight) < fastWindow(s.cfg.Window) {
 		om := r.queue[0]
 		s.fastbuf = fastPayload(s.fastbuf, om)
 		err := r.fs.Send(s.fastbuf)
@@ -95,6 +103,7 @@ func (s *Stack) pumpFast(r *remote) {
 		}
 		r.queue[0] = nil
 		r.queue = r.queue[1:]
+		took = true
 		if err != nil {
 			s.stats.sendFailed.Add(1)
 			s.finishSend(r, om, err)
@@ -102,7 +111,9 @@ func (s *Stack) pumpFast(r *remote) {
 		}
 		r.fastInflight = append(r.fastInflight, om)
 	}
-	s.signalSpace(r)
+	if took {
+		s.signalSpace(r)
+	}
 	s.flushFast(r)
 }
 

@@ -67,7 +67,9 @@ func deliveries(s *Stack, into map[int]int) {
 // again without anyone calling Join (the restarted master answers unallowed,
 // the minion allows again and resends); everything acknowledged arrived,
 // once; only messages in flight at the crash may arrive twice.
-func TestRestartReceiverMidStream(t *testing.T) {
+func TestRestartReceiverMidStream(t *testing.T) { bothModes(t, restartReceiverMidStream) }
+
+func restartReceiverMidStream(t *testing.T) {
 	m, masterCfg, _, master, minion := restartPair(t)
 	msgs := map[int]*tracked{}
 	got := map[int]int{}
@@ -102,7 +104,9 @@ func TestRestartReceiverMidStream(t *testing.T) {
 // again. The pair recovers by itself (Send allows first), nothing
 // acknowledged is lost, and only what was unacknowledged at the crash may
 // arrive twice.
-func TestRestartSenderMidStream(t *testing.T) {
+func TestRestartSenderMidStream(t *testing.T) { bothModes(t, restartSenderMidStream) }
+
+func restartSenderMidStream(t *testing.T) {
 	m, _, minionCfg, master, minion := restartPair(t)
 	msgs := map[int]*tracked{}
 	got := map[int]int{}

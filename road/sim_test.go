@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,8 @@ var simStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func newSim(t testing.TB, faults faultnet.Faults) *sim {
 	clk := clock.NewFake(simStart)
 	m := &sim{t: t, clk: clk, tick: 10 * time.Millisecond,
-		net: faultnet.NewNetwork(faultnet.NetworkConfig{Clock: clk, Faults: faults})}
+		net:  faultnet.NewNetwork(faultnet.NetworkConfig{Clock: clk, Faults: faults}),
+		fast: strings.HasSuffix(t.Name(), "/"+modeFast)}
 	t.Cleanup(func() {
 		for _, s := range m.stacks {
 			m.kill(s)
@@ -103,7 +105,7 @@ func (s *Stack) quiet() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	q := false
-	if err := s.do(ctx, func() { q = len(s.rxc) == 0 && len(s.tick.C()) == 0 && len(s.cmds) == 0 }); err != nil {
+	if err := s.do(ctx, func() { q = len(s.rxc) == 0 && len(s.tick.C()) == 0 && len(s.ftimer.C()) == 0 && len(s.cmds) == 0 }); err != nil {
 		return true // closed
 	}
 	return q
@@ -190,6 +192,12 @@ func txCount(t testing.TB, s *Stack) int {
 				}
 			}
 			n += len(r.out) + len(r.in)
+			if r.fs != nil { // a fast session has work while anything is unacknowledged
+				n += len(r.fastInflight)
+				if st := r.fs.Stats(); st.BytesInFlight > 0 || st.RecvBuffered > 0 {
+					n++
+				}
+			}
 		}
 		for _, r := range s.remotes {
 			count(r)
@@ -338,3 +346,17 @@ func joinPacketTi(t testing.TB, pk header.PcktKind, cf bool, se, de, ti uint32, 
 }
 
 type packetPacket = packet.Packet
+
+// The two modes a Go pair can run: the classic RAET road, and this project's
+// fast mode. Tests run as subtests named after the mode get a sim in it.
+const (
+	modeClassic = "classic"
+	modeFast    = "fast"
+)
+
+// bothModes runs f as a subtest in each mode.
+func bothModes(t *testing.T, f func(t *testing.T)) {
+	for _, mode := range []string{modeClassic, modeFast} {
+		t.Run(mode, f)
+	}
+}

@@ -72,6 +72,7 @@ type Stack struct {
 	fastRemotes map[*remote]struct{} // remotes with a fast session
 	fastDirty   []*remote            // fast sessions whose deadline may have moved
 	fastArmed   time.Time            // when the fast timer fires; zero: not armed
+	ftimer      clock.Timer          // wakes the loop at fast sessions' deadlines
 	fastTo      netip.AddrPort       // where emitFast writes
 	fastEmit    func([]byte)         // s.emitFast, bound once
 	bodybuf     []byte
@@ -172,6 +173,7 @@ func New(cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.tick = s.clk.NewTicker(cfg.Tick)
+	s.ftimer = s.clk.NewTimer(time.Hour)
 	go s.read()
 	go s.loop()
 	return s, nil
@@ -337,7 +339,7 @@ func (s *Stack) loop() {
 	defer tick.Stop()
 	// Fast-mode sessions want to be woken at their own deadlines (pacing,
 	// acks, loss timers), finer than the tick.
-	fastTimer := s.clk.NewTimer(time.Hour)
+	fastTimer := s.ftimer
 	defer fastTimer.Stop()
 	defer func() {
 		s.conn.Close()

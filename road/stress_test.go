@@ -88,7 +88,9 @@ func checkStream(t testing.TB, got []map[string]any, n int, sent []map[string]an
 // of 1 MB, over a network that loses 20%, duplicates 5%, reorders and delays
 // datagrams: every one arrives exactly once, intact, in order. The sim's
 // virtual clock makes the run independent of the machine's speed.
-func TestFaultsGoToGo(t *testing.T) {
+func TestFaultsGoToGo(t *testing.T) { bothModes(t, faultsGoToGo) }
+
+func faultsGoToGo(t *testing.T) {
 	seed := stressSeed(t)
 	m := newSim(t, badNetwork(seed))
 	m.tick = 5 * time.Millisecond
