@@ -116,6 +116,7 @@ func dumpStack(t *testing.T, cfg road.Config, conn road.Conn) *road.Stack {
 	t.Helper()
 	cfg.Conn = conn
 	cfg.Logger = dumpQuiet()
+	cfg.NoFast = true // these captures are of the classic wire (TestDumpFastMode covers the other)
 	s, err := road.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {

@@ -17,12 +17,18 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"decode": {runDecode, "print a packet (hex, file or stdin) as JSON"},
-		"encode": {runEncode, "build a packet from its JSON form and print its hex"},
-		"demo":   {runDemo, "run a master and three minions on loopback and show them talk"},
-		"lane":   {runLaneIO, "run one lane yard, printing JSON-line events (for tests)"},
-		"road":   {runRoad, "run one road estate, printing JSON-line events (for tests)"},
-		"dump":   {runDump, "decode a pcap/pcapng capture of RAET traffic"},
+		"decode":  {runDecode, "print a packet (hex, file or stdin) as JSON"},
+		"encode":  {runEncode, "build a packet from its JSON form and print its hex"},
+		"demo":    {runDemo, "run a master and three minions on loopback and show them talk"},
+		"lane":    {runLaneIO, "run one lane yard, printing JSON-line events (for tests)"},
+		"road":    {runRoad, "run one road estate, printing JSON-line events (for tests)"},
+		"dump":    {runDump, "decode a pcap/pcapng capture of RAET traffic"},
+		"master":  {runMaster, "run a master daemon (config file, lane for local tools)"},
+		"minion":  {runMinion, "run a minion daemon that joins a master and answers requests"},
+		"key":     {runKey, "list, accept, reject or delete the keys of a master's estates"},
+		"publish": {runPublish, "send an event to the minions through the running master"},
+		"request": {runRequest, "call a built-in function on minions through the running master"},
+		"status":  {runStatus, "show the running master's remotes and counters"},
 	}
 }
 
