@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raet-go/raet/header"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,7 @@ import (
 )
 
 // raetPeer is two road stacks: a main estate (the server) and one that joins
-// it (the client). The body of every message is {"p": payload}, sent as JSON,
+// it (the client). The body of every message is {"p": payload}, sent as msgpack,
 // so a message carries the payload plus about ten bytes of framing.
 type raetPeer struct {
 	cli, srv *road.Stack
@@ -29,14 +30,14 @@ type raetPeer struct {
 func newRaetPeer(ctx context.Context, noFast bool, m mode, cfg peerConfig) (*raetPeer, error) {
 	srv, err := road.New(road.Config{
 		Name: "bench-server", Listen: "127.0.0.1:0", Main: true, Auto: "always",
-		NoFast: noFast, Logger: cfg.Logger,
+		NoFast: noFast, Logger: cfg.Logger, BodyKind: header.BodyMsgpack,
 	})
 	if err != nil {
 		return nil, err
 	}
 	cli, err := road.New(road.Config{
 		Name: "bench-client", Listen: "127.0.0.1:0", Auto: "always",
-		NoFast: noFast, Logger: cfg.Logger,
+		NoFast: noFast, Logger: cfg.Logger, BodyKind: header.BodyMsgpack,
 	})
 	if err != nil {
 		closeStacks(srv)
