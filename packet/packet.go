@@ -169,36 +169,7 @@ func CoatSize(ck header.CoatKind, n int) int {
 // filled in), the given coat bytes and the foot, signed with signer when h.Fk
 // is nacl. It fails with ErrTooBig past maxSize bytes (0 means the default).
 func AppendWithCoat(dst []byte, h *header.Head, coat []byte, signer *crypto.Signer, maxSize int) ([]byte, error) {
-	if maxSize <= 0 {
-		maxSize = DefaultMaxPacketSize
-	}
-	switch h.Fk {
-	case header.FootNada:
-	case header.FootNacl:
-		if signer == nil {
-			return dst, ErrNoKey
-		}
-	default:
-		return dst, fmt.Errorf("%w: foot %v", ErrUnsupported, h.Fk)
-	}
-	start := len(dst)
-	out, err := h.AppendEncode(dst, len(coat))
-	if err != nil {
-		return dst, err
-	}
-	if h.Pl > maxSize {
-		return dst[:start], fmt.Errorf("%w: %d bytes, limit %d", ErrTooBig, h.Pl, maxSize)
-	}
-	out = append(out, coat...)
-	if h.Fk == header.FootNacl {
-		foot := len(out)
-		for i := 0; i < FootSize; i += len(zeroFoot) {
-			out = append(out, zeroFoot...)
-		}
-		sig := signer.Sign(out[start:])
-		copy(out[foot:], sig[:])
-	}
-	return out, nil
+	return appendPacket(dst, h, coat, signer, maxSize)
 }
 
 // AppendPacket appends a whole unsegmented packet carrying body (already
@@ -214,36 +185,44 @@ func AppendPacket(dst []byte, h *header.Head, body []byte, box *crypto.Box, sign
 		return dst[:start], err
 	}
 	coatBytes := coat[start+header.MaxHeadSize:]
-	out, err := appendMoving(coat[:start], h, coatBytes, signer, maxSize)
+	out, err := appendPacket(coat[:start], h, coatBytes, signer, maxSize)
 	if err != nil {
 		return dst[:start], err
 	}
 	return out, nil
 }
 
-// appendMoving writes head, coat (which lies further along the same array)
-// and foot at the end of dst.
-func appendMoving(dst []byte, h *header.Head, coat []byte, signer *crypto.Signer, maxSize int) ([]byte, error) {
+// appendPacket writes head, coat and foot at the end of dst. The coat may lie
+// further along dst's own array (AppendPacket seals it there): the head is at
+// most MaxHeadSize bytes, so the coat only ever moves left.
+func appendPacket(dst []byte, h *header.Head, coat []byte, signer *crypto.Signer, maxSize int) ([]byte, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxPacketSize
 	}
-	if h.Fk == header.FootNacl && signer == nil {
-		return dst, ErrNoKey
-	}
-	if h.Fk != header.FootNada && h.Fk != header.FootNacl {
+	switch h.Fk {
+	case header.FootNada:
+	case header.FootNacl:
+		if signer == nil {
+			return dst, ErrNoKey
+		}
+	default:
 		return dst, fmt.Errorf("%w: foot %v", ErrUnsupported, h.Fk)
 	}
 	start := len(dst)
 	out, err := h.AppendEncode(dst, len(coat))
 	if err != nil {
-		return dst, err
+		return dst[:start], err
 	}
 	if h.Pl > maxSize {
-		return dst, fmt.Errorf("%w: %d bytes, limit %d", ErrTooBig, h.Pl, maxSize)
+		return dst[:start], fmt.Errorf("%w: %d bytes, limit %d", ErrTooBig, h.Pl, maxSize)
 	}
 	n := len(out)
-	out = out[:n+len(coat)]
-	copy(out[n:], coat) // head is at most MaxHeadSize, so the coat moves left or stays
+	if cap(out)-n >= len(coat) {
+		out = out[:n+len(coat)]
+		copy(out[n:], coat) // memmove: safe when coat overlaps out's tail
+	} else {
+		out = append(out, coat...)
+	}
 	if h.Fk == header.FootNacl {
 		foot := len(out)
 		for i := 0; i < FootSize; i += len(zeroFoot) {
