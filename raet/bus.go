@@ -350,8 +350,11 @@ func (n *Node) serve(w *wireMsg) {
 			cancel(nil)
 		}()
 		data, err := n.cfg.Handler(ctx, &Request{ID: w.ID, From: w.Src, Data: w.Data})
-		if context.Cause(ctx) == ErrCanceled {
-			return // nobody waits for the answer
+		if ctx.Err() != nil {
+			// Canceled by the requester, or past the request's deadline: the
+			// requester has given up (with its own context's error), so an
+			// answer would only race with that.
+			return
 		}
 		if err != nil {
 			reply.Error = err.Error()

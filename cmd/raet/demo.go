@@ -55,7 +55,10 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tty := isTerminal(stdout)
+	var sayMu sync.Mutex // minions report from their own goroutines
 	say := func(format string, a ...any) {
+		sayMu.Lock()
+		defer sayMu.Unlock()
 		if tty {
 			fmt.Fprint(stdout, "\r\033[K")
 		}
@@ -158,7 +161,9 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			case <-done:
 				break wait
 			case <-t.C:
+				sayMu.Lock()
 				fmt.Fprintf(stdout, "\r\033[K  %d/%d echoes back, %.1f MB moved", progress.Load(), total, float64(moved.Load())/1e6)
+				sayMu.Unlock()
 			}
 		}
 		t.Stop()
