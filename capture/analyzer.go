@@ -44,9 +44,9 @@ const (
 	CoatLocked  CoatState = "locked"  // encrypted, and no logged session opens it
 	CoatBad     CoatState = "bad"     // the logged session's keys do not open it
 	CoatSegment CoatState = "segment" // one segment of a message still incomplete
-	// CoatUnsupported is a coat kind this package cannot open (this
-	// project's fast-mode aead coat, or kinds Python RAET names but never
-	// implements). The packet is still shown and its foot verified.
+	// CoatUnsupported is a coat kind this package cannot open (kinds
+	// Python RAET names but never implements, or an aead coat outside a
+	// fast-mode packet). The packet is still shown and its foot verified.
 	CoatUnsupported CoatState = "unsupported"
 )
 
@@ -73,6 +73,7 @@ type Record struct {
 	Body      json.RawMessage
 	BodyErr   error // why the body did not decode
 	Segment   *SegmentInfo
+	Fast      *FastInfo // a fast-mode packet (road/fast): epoch, pn, and once opened frames and messages
 }
 
 // Problems returns the record's errors: a bad packet, a bad signature, a
@@ -92,10 +93,18 @@ func (r *Record) Problems() []error {
 	if r.BodyErr != nil {
 		out = append(out, r.BodyErr)
 	}
+	if r.Fast != nil {
+		for _, m := range r.Fast.Messages {
+			if m.Err != nil {
+				out = append(out, m.Err)
+			}
+		}
+	}
 	return out
 }
 
-// Decrypted reports whether a nacl coat was opened with the key log.
+// Decrypted reports whether a coat (nacl, or a fast-mode packet's) was
+// opened with the key log.
 func (r *Record) Decrypted() bool { return r.Coat == CoatOpened }
 
 // Verified reports whether the signature was checked and is good.
@@ -115,8 +124,16 @@ type Config struct {
 	// KeyLog opens coats; nil opens none.
 	KeyLog *KeyLog
 	// MaxPending bounds the bytes of unfinished segmented messages held for
-	// reassembly; the oldest message goes first. Default DefaultMaxPending.
+	// reassembly; the oldest message goes first. It bounds the bytes all
+	// fast-mode streams hold too, separately: the stream that took data
+	// longest ago gives up what it waits for first. Default
+	// DefaultMaxPending.
 	MaxPending int
+	// MaxStream bounds the bytes one fast-mode stream holds: data that came
+	// early and the message being reassembled. Past it the stream gives up
+	// the message it is in and goes on after it, or, between messages, shows
+	// no more. Default DefaultMaxStream.
+	MaxStream int
 }
 
 // Stats counts what an Analyzer saw.
@@ -124,20 +141,28 @@ type Stats struct {
 	Datagrams  int // datagrams given to Datagram
 	RAET       int // records made: datagrams on RAET ports or looking like RAET
 	Verified   int // records whose signature verified
-	Decrypted  int // coats opened: unsegmented packets and complete messages
+	Decrypted  int // coats opened: unsegmented packets, complete messages, fast-mode packets
 	Errors     int // records with problems
 	Unfinished int // segmented messages still missing segments
-	Evicted    int // unfinished messages dropped to bound memory
+	Evicted    int // unfinished messages (or fast-mode streams) dropped to bound memory
+	// FastMessages counts the messages shown from fast-mode streams.
+	FastMessages int
+	// FastUnfinished counts the fast-mode streams waiting for bytes: held
+	// early data, or a message begun (a capture missing datagrams, or
+	// started or stopped mid-session).
+	FastUnfinished int
 }
 
 // Analyzer turns captured datagrams into Records: it decodes, verifies, opens
 // and reassembles. It keeps state across datagrams (segments, key caches), so
 // feed it one capture in order. It is not safe for concurrent use.
 type Analyzer struct {
-	cfg   Config
-	ports []uint16
-	segs  *reassembler
-	stats Stats
+	cfg       Config
+	ports     []uint16
+	segs      *reassembler
+	fast      fastState
+	maxStream int
+	stats     Stats
 }
 
 // NewAnalyzer returns an Analyzer for cfg.
@@ -146,13 +171,19 @@ func NewAnalyzer(cfg Config) *Analyzer {
 	if len(ports) == 0 {
 		ports = []uint16{Port}
 	}
-	return &Analyzer{cfg: cfg, ports: ports, segs: newReassembler(cfg.MaxPending)}
+	maxStream := cfg.MaxStream
+	if maxStream <= 0 {
+		maxStream = DefaultMaxStream
+	}
+	return &Analyzer{cfg: cfg, ports: ports, segs: newReassembler(cfg.MaxPending), maxStream: maxStream}
 }
 
 // Stats returns the counts so far.
 func (a *Analyzer) Stats() Stats {
 	s := a.stats
 	s.Unfinished = a.segs.unfinished()
+	s.FastUnfinished = a.fast.unfinished()
+	s.Evicted += a.fast.evicted
 	return s
 }
 
@@ -194,9 +225,16 @@ func (a *Analyzer) analyze(rec *Record) {
 	if err != nil {
 		rec.Err = err
 		rec.HasHead = errors.Is(err, ErrTruncated)
+		if rec.HasHead && isFast(&rec.RAET.Head) {
+			fastPrefix(rec)
+		}
 		return
 	}
 	rec.HasHead = true
+	if isFast(&rec.RAET.Head) {
+		a.analyzeFast(rec)
+		return
+	}
 	p, err := rec.RAET.Packet()
 	if errors.Is(err, packet.ErrUnsupported) && rec.RAET.Head.Fk.Size() == len(rec.RAET.Foot) &&
 		(rec.RAET.Head.Fk == header.FootNada || rec.RAET.Head.Fk == header.FootNacl) {

@@ -3,7 +3,10 @@
 // session key log road stacks write (RAET_KEYLOGFILE), a keyring that finds
 // the verify key of a packet's sender in keep directories, and an Analyzer
 // that ties them together: it verifies feet, opens coats, reassembles
-// segmented messages and describes each packet as text or JSON. A Writer
+// segmented messages and describes each packet as text or JSON. Fast-mode
+// packets (road/fast, between raet-go stacks) open with the same key log:
+// their frames are listed and each direction's stream is rebuilt into its
+// messages, however its data was resent or reordered. A Writer
 // goes the other way: it writes datagrams a program recorded as a pcap or
 // pcapng file, so its own traffic can be read with raet dump or Wireshark
 // (contrib/wireshark/raet.lua).

@@ -32,6 +32,11 @@ func appendJSONString(dst []byte, s string) []byte {
 //	segment {sn, sc, ml, received, complete, duplicate} for a segment;
 //	body, in the vectors' form, when known: a plain or opened coat, or a
 //	message completed by this segment;
+//	for a fast-mode packet: epoch, pn; once opened replayed, frames (each
+//	{type: padding (with count), ping, ack (ranges [[lo,hi]...] largest
+//	first, delay_us, max_data) or data (offset, length)}), messages (each
+//	{offset, size, bk, body, error}: those this packet completed), and
+//	dropped when messages were given up to bound memory;
 //	error, the record's problems joined by "; ", when it has any.
 func (r *Record) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"n":`...)
@@ -92,6 +97,9 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"body":`...)
 		dst = append(dst, r.Body...)
 	}
+	if f := r.Fast; f != nil {
+		dst = f.appendJSON(dst, r.Coat == CoatOpened)
+	}
 	if ps := r.Problems(); len(ps) > 0 {
 		msg := ""
 		for i, p := range ps {
@@ -112,7 +120,11 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 //
 // then, each on its own line indented by four spaces, the body unless it is
 // empty (cut after bodyLimit bytes when bodyLimit > 0) and the problems. seg N/M counts
-// segments from 1 (N is sn+1). TIME is UTC.
+// segments from 1 (N is sn+1). TIME is UTC. A fast-mode packet's line ends
+// with epoch=E pn=N (and replayed, dropped=N when so); once opened, a line
+// "frames" lists its frames (ack LO-HI,... delay=D max_data=M; data
+// OFFSET+LENGTH; ping; padding xN) and a line "message @OFFSET BK BODY"
+// shows each message it completed.
 func (r *Record) AppendText(dst []byte, bodyLimit int) []byte {
 	dst = strconv.AppendInt(dst, int64(r.N), 10)
 	dst = append(dst, ' ')
@@ -209,19 +221,25 @@ func (r *Record) AppendText(dst []byte, bodyLimit int) []byte {
 			dst = append(dst, " duplicate"...)
 		}
 	}
+	if f := r.Fast; f != nil {
+		dst = f.appendText(dst, bodyLimit)
+	}
 	if r.Body != nil && !emptyBody(r.Body) {
 		dst = append(dst, "\n    body "...)
-		body := r.Body
-		if bodyLimit > 0 && len(body) > bodyLimit {
-			dst = append(dst, body[:bodyLimit]...)
-			dst = append(dst, "... ("...)
-			dst = strconv.AppendInt(dst, int64(len(body)), 10)
-			dst = append(dst, " bytes; --json shows all)"...)
-		} else {
-			dst = append(dst, body...)
-		}
+		dst = appendBodyText(dst, r.Body, bodyLimit)
 	}
 	return appendProblems(dst, r)
+}
+
+// appendBodyText appends a body, cut after bodyLimit bytes when bodyLimit > 0.
+func appendBodyText(dst, body []byte, bodyLimit int) []byte {
+	if bodyLimit > 0 && len(body) > bodyLimit {
+		dst = append(dst, body[:bodyLimit]...)
+		dst = append(dst, "... ("...)
+		dst = strconv.AppendInt(dst, int64(len(body)), 10)
+		return append(dst, " bytes; --json shows all)"...)
+	}
+	return append(dst, body...)
 }
 
 func appendProblems(dst []byte, r *Record) []byte {

@@ -27,7 +27,13 @@ const maxKeyLogLine = 4096
 type Session struct {
 	Local, Remote netip.AddrPort
 	Box           *crypto.Box
-	Line          int // line number in the key log, from 1
+	// Key and Peer are the logged short-term keys: the logging stack's key
+	// pair and its peer's public key. Fast-mode packets need them (their
+	// keys are derived from both public keys); Box alone opens nacl coats
+	// only. Add makes Box from them when Box is nil.
+	Key  *crypto.PrivateKey
+	Peer [crypto.KeySize]byte
+	Line int // line number in the key log, from 1
 }
 
 // KeyLog holds the sessions of a key log.
@@ -115,13 +121,16 @@ func (k *KeyLog) parseLine(b []byte, line int) {
 		skip("%v", err)
 		return
 	}
-	k.Add(Session{Local: unmapAP(local), Remote: unmapAP(remote), Box: priv.Box(pub), Line: line})
+	k.Add(Session{Local: unmapAP(local), Remote: unmapAP(remote), Key: priv, Peer: pub, Line: line})
 }
 
 // Add adds a session, as a key log line would.
 func (k *KeyLog) Add(s Session) {
 	if k.last == nil {
 		k.last = map[addrPair]int{}
+	}
+	if s.Box == nil && s.Key != nil {
+		s.Box = s.Key.Box(s.Peer)
 	}
 	k.sessions = append(k.sessions, s)
 }
@@ -161,38 +170,67 @@ func (k *KeyLog) Open(dst []byte, src, to netip.AddrPort, ck header.CoatKind, co
 	if k == nil || len(k.sessions) == 0 {
 		return dst, packet.ErrNoKey
 	}
+	var out []byte
+	matched, ok := k.each(src, to, func(_ int, s *Session) bool {
+		if s.Box == nil {
+			return false
+		}
+		o, err := packet.OpenCoat(dst, ck, coat, s.Box)
+		if err != nil {
+			return false
+		}
+		out = o
+		return true
+	})
+	switch {
+	case ok:
+		return out, nil
+	case matched:
+		return dst, fmt.Errorf("%w with any of the sessions logged for %v and %v", packet.ErrCoat, src, to)
+	}
+	return dst, fmt.Errorf("%w: no session logged for %v and %v", packet.ErrNoKey, src, to)
+}
+
+// each calls try with the sessions that may hold the keys of traffic
+// between src and to, in turn until one succeeds: the one that last
+// succeeded for these addresses, then every session logged for them, newest
+// first, and when none is, every session (addresses change behind NAT, or a
+// stack logged a name the capture does not show). It remembers the one that
+// succeeded, and reports whether any session was logged for the addresses
+// and whether one succeeded.
+func (k *KeyLog) each(src, to netip.AddrPort, try func(i int, s *Session) bool) (matched, ok bool) {
+	if k == nil || len(k.sessions) == 0 {
+		return false, false
+	}
+	if k.last == nil {
+		k.last = map[addrPair]int{}
+	}
 	pair := pairOf(src, to)
 	tried := -1
 	if i, ok := k.last[pair]; ok {
 		tried = i
-		if out, err := packet.OpenCoat(dst, ck, coat, k.sessions[i].Box); err == nil {
-			return out, nil
+		if try(i, &k.sessions[i]) {
+			return k.sessions[i].matches(src, to), true
 		}
 	}
-	matched := false
 	for i := len(k.sessions) - 1; i >= 0; i-- {
 		if !k.sessions[i].matches(src, to) {
 			continue
 		}
 		matched = true
-		if i == tried {
-			continue
-		}
-		if out, err := packet.OpenCoat(dst, ck, coat, k.sessions[i].Box); err == nil {
+		if i != tried && try(i, &k.sessions[i]) {
 			k.last[pair] = i
-			return out, nil
+			return true, true
 		}
 	}
 	if matched {
-		return dst, fmt.Errorf("%w with any of the sessions logged for %v and %v", packet.ErrCoat, src, to)
+		return true, false
 	}
-	// Addresses change behind NAT or when a stack logged a name the capture
-	// does not show: try every session before giving up.
 	for i := len(k.sessions) - 1; i >= 0; i-- {
-		if out, err := packet.OpenCoat(dst, ck, coat, k.sessions[i].Box); err == nil {
+		if i != tried && try(i, &k.sessions[i]) {
 			k.last[pair] = i
-			return out, nil
+			return false, true
 		}
 	}
-	return dst, fmt.Errorf("%w: no session logged for %v and %v", packet.ErrNoKey, src, to)
+	return false, false
 }

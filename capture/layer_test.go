@@ -218,6 +218,13 @@ func FuzzLayer(f *testing.F) {
 	}
 	f.Add([]byte("ri RAET\npl 0010\nhl 10\n\n"))
 	f.Add([]byte{0xd2, 0, 0, 0})
+	// Fast-mode packets: a binary head and an aead coat.
+	fx := runFast(f, fastMessages(f, "A")[:2], nil)
+	for i, d := range fx.dgs {
+		if i%4 == 0 {
+			f.Add(d.Payload)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r RAET
 		err := r.DecodeFromBytes(b, gopacket.NilDecodeFeedback)

@@ -24,23 +24,40 @@ fine) of RAET road traffic, one line per RAET packet:
 TIME is UTC; seg N/M counts segments from 1; VERIFY is verified:NAME (the
 estate whose key checks the foot), unsigned, unverified(no key) or
 BAD-SIGNATURE; COAT is plain, empty, decrypted, encrypted (no key),
-COAT-DOES-NOT-OPEN, segment, or coat-kind-NAME for a kind dump cannot open. A known body (plain, decrypted, or a segmented
-message on the segment that completes it) follows on its own line, and so do
-problems (error: ...). A summary line ends the output.
+COAT-DOES-NOT-OPEN, segment, or coat-kind-NAME for a kind dump cannot open.
+A known body (plain, decrypted, or a segmented message on the segment that
+completes it) follows on its own line, and so do problems (error: ...). A
+summary line ends the output.
+
+Fast-mode packets (two raet-go stacks; aead coat) end their line with
+epoch=E pn=N (the coat carries them in clear). Opened with the key log, a line lists
+their frames:
+
+    frames ack LO-HI,... delay=D max_data=M; data OFFSET+LENGTH; ping; padding xN
+
+and each message the packet completed follows on its own line, once, as
+"message @OFFSET BODYKIND BODY": dump rebuilds each direction's stream from
+the DATA frames, in whatever order and however often they were captured.
+"replayed" marks a datagram seen twice; "dropped=N" messages given up to
+bound memory.
 
 flags:
   --json         one JSON object per packet instead: n, time, src, dst, size,
                  truncated, head (every field), head_len, coat_len, foot_len,
                  verified, verify, signer, decrypted, coat, segment, body (in
-                 the form raet decode prints), error. The summary goes to
-                 standard error.
+                 the form raet decode prints), error; for fast-mode packets
+                 also epoch, pn, replayed, frames (type padding/count,
+                 ping, ack/ranges/delay_us/max_data, data/offset/length),
+                 messages (offset, size, bk, body, error) and dropped. The
+                 summary goes to standard error.
   --keep DIR     verify signatures with the keys kept in the keep directory
                  DIR (Python RAET's layout, as road stacks keep it). Repeat it
                  for each estate: a keep verifies the packets its estate sent
                  and those sent to it by the remotes it knows.
   --keylog FILE  open coats with the session keys a stack logged to FILE
                  (road.Config.KeyLog, or the file named by RAET_KEYLOGFILE).
-                 Segmented messages are shown once all segments are seen.
+                 Segmented messages are shown once all segments are seen;
+                 fast-mode packets are opened and their messages shown.
   --port N       UDP port carrying RAET (default 7530); repeat for several.
                  Other traffic on these ports is reported as not RAET.
   --any-port     also decode datagrams on any port that start like RAET
@@ -254,8 +271,14 @@ func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	progress.clear()
 	st := a.Stats()
 	summary := fmt.Sprintf("%d packets, %d RAET packets, %d verified, %d decrypted, %d errors", frames, st.RAET, st.Verified, st.Decrypted, st.Errors)
+	if st.FastMessages > 0 {
+		summary += fmt.Sprintf(", %d fast-mode messages", st.FastMessages)
+	}
 	if st.Unfinished > 0 {
 		summary += fmt.Sprintf(", %d segmented messages incomplete", st.Unfinished)
+	}
+	if st.FastUnfinished > 0 {
+		summary += fmt.Sprintf(", %d fast-mode streams missing bytes", st.FastUnfinished)
 	}
 	if st.Evicted > 0 {
 		summary += fmt.Sprintf(", %d dropped unfinished (memory bound)", st.Evicted)

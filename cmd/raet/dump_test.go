@@ -111,12 +111,20 @@ func (s *dumpSyncBuffer) Bytes() []byte {
 
 func dumpQuiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// dumpStack starts a road stack on loopback over a recording socket.
+// dumpStack starts a road stack on loopback over a recording socket, on the
+// classic wire: these captures are of it (TestDumpFastMode covers the other).
 func dumpStack(t *testing.T, cfg road.Config, conn road.Conn) *road.Stack {
+	t.Helper()
+	cfg.NoFast = true
+	return dumpStackAnyMode(t, cfg, conn)
+}
+
+// dumpStackAnyMode starts a road stack as dumpStack does, leaving cfg.NoFast
+// as it is: two such stacks run fast mode by default.
+func dumpStackAnyMode(t *testing.T, cfg road.Config, conn road.Conn) *road.Stack {
 	t.Helper()
 	cfg.Conn = conn
 	cfg.Logger = dumpQuiet()
-	cfg.NoFast = true // these captures are of the classic wire (TestDumpFastMode covers the other)
 	s, err := road.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -626,15 +634,7 @@ func TestDumpKeyLogLabel(t *testing.T) {
 // capture of Go stacks (native, JSON and binary heads) and checks that every
 // field it shows is what raet dump --json says.
 func TestDumpTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed (apt-get install tshark; .ci/extra-deps does)")
-	}
-	if v, err := exec.Command(tshark, "-v").CombinedOutput(); err != nil || !strings.Contains(string(v), "with Lua") {
-		t.Skipf("tshark without Lua support: %v", err)
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "contrib", "wireshark", "raet.lua"))
-	require.NoError(t, err)
+	tshark, script := dumpTshark(t)
 	fields := []string{"hk", "pk", "tk", "vn", "se", "de", "si", "ti", "oi", "sn", "sc", "ml", "pl", "hl", "bk", "ck", "fk", "fl", "fg", "coat_len", "foot_len"}
 	for _, c := range []struct {
 		name string
@@ -709,6 +709,22 @@ func TestDumpTshark(t *testing.T) {
 			require.Contains(t, out, "2 RAET packets, 0 verified, 0 decrypted, 2 errors")
 		})
 	}
+}
+
+// dumpTshark returns tshark and the dissector's path, or skips the test
+// when tshark or its Lua support is missing.
+func dumpTshark(t *testing.T) (tshark, script string) {
+	t.Helper()
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed (apt-get install tshark; .ci/extra-deps does)")
+	}
+	if v, err := exec.Command(tshark, "-v").CombinedOutput(); err != nil || !strings.Contains(string(v), "with Lua") {
+		t.Skipf("tshark without Lua support: %v", err)
+	}
+	script, err = filepath.Abs(filepath.Join("..", "..", "contrib", "wireshark", "raet.lua"))
+	require.NoError(t, err)
+	return tshark, script
 }
 
 // TestDumpTcpdump records a real exchange on the loopback interface with
@@ -807,4 +823,247 @@ func TestDumpTcpdump(t *testing.T) {
 		}
 	}
 	require.True(t, complete)
+}
+
+// dumpFastRecord is the fast-mode part of a line of raet dump --json.
+type dumpFastRecord struct {
+	Coat     string  `json:"coat"`
+	Epoch    *uint32 `json:"epoch"`
+	PN       *uint64 `json:"pn"`
+	Replayed bool    `json:"replayed"`
+	Frames   []struct {
+		Type   string      `json:"type"`
+		Count  int         `json:"count"`
+		Ranges [][2]uint64 `json:"ranges"`
+		Offset uint64      `json:"offset"`
+		Length int         `json:"length"`
+	} `json:"frames"`
+	Messages []struct {
+		Offset uint64          `json:"offset"`
+		Size   int             `json:"size"`
+		Bk     string          `json:"bk"`
+		Body   json.RawMessage `json:"body"`
+		Error  string          `json:"error"`
+	} `json:"messages"`
+	Dropped int `json:"dropped"`
+}
+
+// TestDumpFastMode captures two Go stacks in fast mode (the default between
+// them) exchanging small messages and large ones that span many packets,
+// each way, and dumps the capture with the key log: every fast-mode packet
+// opens, its frames show, and every message shows once, whole, with its
+// body, on the packet that completed it.
+func TestDumpFastMode(t *testing.T) {
+	dir := t.TempDir()
+	rec := &dumpRecorder{}
+	var klm, kln dumpSyncBuffer
+	mconn := &dumpRecConn{Conn: dumpListen(t), rec: rec}
+	nconn := &dumpRecConn{Conn: dumpListen(t), rec: rec}
+	master := dumpStackAnyMode(t, road.Config{Name: "master", Main: true, Auto: "always", KeepDir: filepath.Join(dir, "master"),
+		KeyLog: &klm, BodyKind: header.BodyMsgpack, AlivePeriod: -1}, mconn)
+	minion := dumpStackAnyMode(t, road.Config{Name: "minion", KeepDir: filepath.Join(dir, "minion"),
+		KeyLog: &kln, BodyKind: header.BodyJSON, AlivePeriod: -1}, nconn)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := minion.Join(ctx, master.Addr().String())
+	require.NoError(t, err)
+
+	// What each sends: small ones, and large ones of many packets.
+	type sent struct {
+		from, to *road.Stack
+		bk       string
+		bodies   []map[string]any
+	}
+	mk := func(who string) []map[string]any {
+		var out []map[string]any
+		for i := 0; i < 6; i++ {
+			out = append(out, map[string]any{"from": who, "seq": fmt.Sprint(i), "say": "hi " + strconv.Itoa(i)})
+		}
+		for i, n := range []int{5000, 40000, 150000} {
+			out = append(out, map[string]any{"from": who, "seq": fmt.Sprint("big", i), "big": strings.Repeat(string(rune('a'+i)), n)})
+		}
+		return append(out, map[string]any{"from": who, "seq": "last"})
+	}
+	flows := []sent{
+		{minion, master, "json", mk("minion")},
+		{master, minion, "msgpack", mk("master")},
+	}
+	for _, f := range flows {
+		// Queued at once, so small ones share packets; the last waits for
+		// its acknowledgement, and so for all before it: nothing is in
+		// flight when the stacks close.
+		for i, b := range f.bodies {
+			send := f.from.Send
+			if i == len(f.bodies)-1 {
+				send = f.from.SendWait
+			}
+			require.NoError(t, send(ctx, f.to.Name(), b))
+		}
+	}
+	for _, f := range flows {
+		for i, m := range dumpRecv(t, f.to, len(f.bodies)) {
+			require.Equal(t, f.bodies[i]["seq"], m.Body["seq"])
+		}
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	require.NoError(t, minion.Close(cctx))
+	require.NoError(t, master.Close(cctx))
+
+	keylog := filepath.Join(dir, "keylog")
+	require.NoError(t, os.WriteFile(keylog, append(klm.Bytes(), kln.Bytes()...), 0o600))
+	file := filepath.Join(dir, "fast.pcapng")
+	rec.write(t, file, capture.FormatPcapNG)
+	args := []string{"--any-port", "--keylog", keylog, "--keep", filepath.Join(dir, "master"), "--keep", filepath.Join(dir, "minion")}
+
+	status, out, errs := dumpRun(append(append([]string{"--json"}, args...), file)...)
+	require.Equal(t, 0, status, errs)
+	recs := dumpParse(t, out)
+	dgs := rec.datagrams()
+	require.Len(t, recs, len(dgs))
+	var fastRecs []dumpFastRecord
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		var f dumpFastRecord
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &f))
+		fastRecs = append(fastRecs, f)
+	}
+	require.Len(t, fastRecs, len(recs))
+
+	// seen counts each sent message's appearances by sender and seq.
+	seen := map[string]int{}
+	fastPackets, opened, signed, dataFrames := 0, 0, 0, map[string]int{}
+	for i, r := range recs {
+		f := fastRecs[i]
+		require.Empty(t, r.Error, "packet %d", r.N)
+		if r.Decrypted {
+			opened++
+		}
+		if r.Head.Ck != header.CoatAEAD {
+			require.Nil(t, f.Epoch, "packet %d", r.N)
+			if r.Head.Fk == header.FootNacl {
+				signed++
+				require.True(t, r.Verified, "packet %d", r.N)
+			}
+			require.NotEqual(t, "locked", r.Coat, "packet %d", r.N)
+			continue
+		}
+		fastPackets++
+		require.Equal(t, header.HeadBinary, r.Head.Hk)
+		require.Equal(t, "unsigned", r.Verify)
+		require.True(t, r.Decrypted, "fast packet %d not opened: %s", r.N, r.Coat)
+		require.Equal(t, "opened", f.Coat)
+		require.NotNil(t, f.Epoch)
+		require.NotNil(t, f.PN)
+		require.False(t, f.Replayed)
+		require.Zero(t, f.Dropped)
+		require.NotEmpty(t, f.Frames, "packet %d", r.N)
+		for _, fr := range f.Frames {
+			switch fr.Type {
+			case "data":
+				dataFrames[r.Src]++
+				require.Positive(t, fr.Length)
+			case "ack":
+				require.NotEmpty(t, fr.Ranges)
+			case "padding", "ping":
+			default:
+				t.Fatalf("packet %d: frame %q", r.N, fr.Type)
+			}
+		}
+		for _, m := range f.Messages {
+			require.Empty(t, m.Error)
+			var body map[string]any
+			require.NoError(t, json.Unmarshal(m.Body, &body), "%s", m.Body)
+			from, _ := body["from"].(string)
+			var flow *sent
+			for j := range flows {
+				if flows[j].from.Name() == from {
+					flow = &flows[j]
+				}
+			}
+			require.NotNil(t, flow, "message %s", m.Body)
+			require.Equal(t, flow.from.Addr().String(), r.Src)
+			require.Equal(t, flow.bk, m.Bk)
+			matched := false
+			for _, b := range flow.bodies {
+				if b["seq"] == body["seq"] {
+					require.Equal(t, b, body)
+					matched = true
+				}
+			}
+			require.True(t, matched, "message %s was not sent", m.Body)
+			seen[from+"/"+body["seq"].(string)]++
+		}
+	}
+	require.NotZero(t, fastPackets, "no fast-mode packets: the stacks did not switch")
+	for _, f := range flows {
+		for _, b := range f.bodies {
+			require.Equal(t, 1, seen[f.from.Name()+"/"+b["seq"].(string)], "%s's message %s", f.from.Name(), b["seq"])
+		}
+		// The large messages took many packets.
+		require.Greater(t, dataFrames[f.from.Addr().String()], 150000/1232)
+	}
+	require.NotZero(t, signed)
+	msgs := len(flows[0].bodies) + len(flows[1].bodies)
+	require.Contains(t, errs, fmt.Sprintf("%d RAET packets, %d verified, %d decrypted, 0 errors, %d fast-mode messages", len(dgs), signed, opened, msgs))
+
+	// Text: fast packets' epoch and number, frames and messages.
+	status, out, errs = dumpRun(append(append([]string{"--max-body", "60"}, args...), file)...)
+	require.Equal(t, 0, status, errs)
+	require.Empty(t, errs)
+	require.Contains(t, out, " unsigned decrypted epoch=0 pn=0\n    frames ")
+	require.Contains(t, out, "\n    message @0 json {")
+	require.Contains(t, out, " msgpack {")
+	require.Contains(t, out, "bytes; --json shows all)")
+	require.Contains(t, out, "; data ")
+	require.Equal(t, msgs, strings.Count(out, "\n    message @"))
+	require.Contains(t, out, fmt.Sprintf(", 0 errors, %d fast-mode messages\n", msgs))
+
+	// Without the key log: fast packets show their epoch and number,
+	// encrypted, and that is no error.
+	status, out, errs = dumpRun("--any-port", file)
+	require.Equal(t, 0, status, errs)
+	require.Contains(t, out, " unsigned encrypted epoch=0 pn=0")
+	require.NotContains(t, out, "\n    frames")
+	require.Contains(t, out, " 0 decrypted, 0 errors")
+
+	// The Wireshark dissector shows the same epoch and packet numbers.
+	t.Run("tshark", func(t *testing.T) {
+		tshark, script := dumpTshark(t)
+		home := t.TempDir()
+		run := func(info string) ([]byte, error) {
+			cmd := exec.Command(tshark, "-n", "-X", "lua_script:"+script, "-o", "udp.try_heuristic_first:TRUE", "-r", file,
+				"-T", "fields", "-E", "separator=|", "-e", "frame.number", "-e", "raet.aead.epoch", "-e", "raet.aead.pn", "-e", info)
+			cmd.Env = append(os.Environ(), "HOME="+home)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				err = fmt.Errorf("%w: %s", err, stderr.String())
+			}
+			return out, err
+		}
+		// The info column's field is _ws.col.Info before Wireshark 4.2,
+		// _ws.col.info after.
+		got, err := run("_ws.col.Info")
+		if err != nil {
+			got, err = run("_ws.col.info")
+		}
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+		require.Len(t, lines, len(recs))
+		for i, line := range lines {
+			cols := strings.Split(line, "|")
+			require.Len(t, cols, 4, line)
+			f := fastRecs[i]
+			if f.Epoch == nil {
+				require.Empty(t, cols[1]+cols[2], line)
+				continue
+			}
+			require.Equal(t, fmt.Sprint(*f.Epoch), cols[1], line)
+			require.Equal(t, fmt.Sprint(*f.PN), cols[2], line)
+			require.True(t, strings.HasSuffix(cols[3], fmt.Sprintf(" epoch=%d pn=%d", *f.Epoch, *f.PN)), line)
+		}
+	})
 }

@@ -1,7 +1,9 @@
 -- Wireshark dissector for RAET (Reliable Asynchronous Event Transport) road
 -- packets: native ("ri RAET\n..."), JSON ({"ri":"RAET",...}) and raet-go's
 -- binary heads (first byte 0xD2), then the coat (the body, encrypted when the
--- coat kind is nacl) and the foot (an Ed25519 signature).
+-- coat kind is nacl) and the foot (an Ed25519 signature). Of raet-go's
+-- fast-mode packets (coat kind aead) it shows the key epoch and packet number
+-- the coat carries in clear; the frames inside need the keys (raet dump).
 --
 -- Load it with `wireshark -X lua_script:raet.lua` or copy it into the
 -- personal Lua plugins folder; see README.md. Registered on UDP port 7530
@@ -64,6 +66,12 @@ f.coat = ProtoField.bytes("raet.coat", "Coat")
 f.coat_len = ProtoField.uint32("raet.coat_len", "Coat length")
 f.foot = ProtoField.bytes("raet.foot", "Foot")
 f.foot_len = ProtoField.uint32("raet.foot_len", "Foot length")
+f.aead_epoch = ProtoField.uint32("raet.aead.epoch", "Fast-mode key epoch")
+f.aead_pn = ProtoField.uint64("raet.aead.pn", "Fast-mode packet number")
+
+-- Coat kind aead (raet-go fast mode): epoch (4 bytes) and packet number
+-- (8 bytes) in clear, then the frames' ciphertext and a 16-byte tag.
+local CK_AEAD, AEAD_PREFIX, AEAD_TAG = 4, 12, 16
 
 local e_malformed = ProtoExpert.new("raet.malformed", "Malformed RAET packet",
     expert.group.MALFORMED, expert.severity.ERROR)
@@ -329,6 +337,7 @@ local function dissect(tvb, pinfo, tree)
     local pk = num(field_value(head, "pk"))
     local avail = tvb:len()
     local coat_len = pl - hl - fl
+    local aead = ""
     if coat_len < 0 or (foot_sizes[fk] and foot_sizes[fk] ~= fl) then
         subtree:add_proto_expert_info(e_malformed, "pl, hl and fl do not add up")
     elseif pl > avail then
@@ -344,6 +353,11 @@ local function dissect(tvb, pinfo, tree)
         local citem = subtree:add(f.coat_len, tvb(hl, coat_len), coat_len)
         citem:set_generated()
         if coat_len > 0 then subtree:add(f.coat, tvb(hl, coat_len)) end
+        if num(field_value(head, "ck")) == CK_AEAD and coat_len >= AEAD_PREFIX + AEAD_TAG then
+            subtree:add(f.aead_epoch, tvb(hl, 4))
+            subtree:add(f.aead_pn, tvb(hl + 4, 8))
+            aead = string.format(" epoch=%d pn=%s", tvb(hl, 4):uint(), tostring(tvb(hl + 4, 8):uint64()))
+        end
         local fitem = subtree:add(f.foot_len, tvb(pl - fl, fl), fl)
         fitem:set_generated()
         if fl > 0 then subtree:add(f.foot, tvb(pl - fl, fl)) end
@@ -356,7 +370,7 @@ local function dissect(tvb, pinfo, tree)
     if sc > 1 or math.floor(fg / 8) % 2 == 1 then
         info = info .. string.format(" seg %d/%d", sn + 1, sc)
     end
-    pinfo.cols.info = info
+    pinfo.cols.info = info .. aead
     subtree:append_text(", " .. head_kinds[num(field_value(head, "hk"))] .. " head, " ..
         (trns_kinds[tk] or "?") .. "/" .. (pckt_kinds[pk] or "?"))
     return math.min(pl, avail)
