@@ -18,13 +18,15 @@ func BenchmarkLaneRoundTrip(b *testing.B) {
 	small := Map{{"route", Map{{"src", []any{"l", "a", nil}}, {"dst", []any{"l", "b", nil}}}}, {"seq", int64(1)}, {"pad", "0123456789"}}
 	packed, _ := AppendBody(nil, PackJSON, small)
 	cases := []struct {
-		name string
-		body any
-		kind PackKind
+		name   string
+		body   any
+		kind   PackKind
+		direct bool // the client takes echoes with Receive on a Direct stack
 	}{
-		{"raw-json", RawJSON(packed), PackJSON},
-		{"map-json", small, PackJSON},
-		{"map-msgpack", small, PackMsgpack},
+		{"raw-json", RawJSON(packed), PackJSON, false},
+		{"raw-json-direct", RawJSON(packed), PackJSON, true},
+		{"map-json", small, PackJSON, false},
+		{"map-msgpack", small, PackMsgpack, false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -46,9 +48,10 @@ func BenchmarkLaneRoundTrip(b *testing.B) {
 				}
 			})
 			echo.Store(srv)
-			cli := newTestStack(b, dir, "a", func(cfg *Config) { cfg.Kind = c.kind })
+			cli := newTestStack(b, dir, "a", func(cfg *Config) { cfg.Kind = c.kind; cfg.Direct = c.direct })
 			ctx := context.Background()
-			decode := c.name != "raw-json"
+			_, raw := c.body.(RawJSON)
+			decode := !raw
 			body := c.body
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -57,7 +60,10 @@ func BenchmarkLaneRoundTrip(b *testing.B) {
 				if err := cli.Send(ctx, "b", body); err != nil {
 					b.Fatal(err)
 				}
-				m := <-cli.Recv()
+				m, err := cli.Receive(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
 				if decode {
 					if _, err := m.Decode(); err != nil {
 						b.Fatal(err)

@@ -18,4 +18,10 @@
 // yard of the same lane, received messages arrive on [Stack.Recv] (or a handler)
 // with the source yard's name, and problems that concern a yard (gone, busy,
 // stalled, malformed pages) arrive on [Stack.Events].
+//
+// Recv is fed by a goroutine that reads the socket; handing each message to
+// another goroutine costs a thread wake-up when the process is otherwise idle,
+// which dominates a request/response round trip between two processes. For
+// such traffic set [Config.Direct] and call [Stack.Receive], which reads the
+// socket on the calling goroutine (a [Config.Handler] avoids the hand-off too).
 package lane

@@ -49,6 +49,9 @@ var (
 	ErrClosed = errors.New("lane: stack closed")
 	// ErrUndelivered: Close gave up on queued messages.
 	ErrUndelivered = errors.New("lane: messages left undelivered")
+	// ErrHandlerSet: the stack gives its messages to Config.Handler, so
+	// Receive has none to return (and Config.Direct cannot be set with it).
+	ErrHandlerSet = errors.New("lane: messages go to the handler")
 )
 
 // HeadError describes a malformed page head. It matches ErrBadPage and its

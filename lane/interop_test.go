@@ -36,6 +36,7 @@ func startPyYard(t *testing.T, ctx context.Context, args ...string) *pyraet.Peer
 // TestInteropPythonEcho sends messages of one to several pages, packed as
 // JSON and as msgpack, to a Python yard that echoes them back as JSON: the
 // echo proves Python read what Go wrote, and Go reads what Python writes.
+// Go yards take the echoes with Receive, with and without Config.Direct.
 func TestInteropPythonEcho(t *testing.T) {
 	pyraet.Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -44,8 +45,17 @@ func TestInteropPythonEcho(t *testing.T) {
 	const lane = "lane1"
 	py := startPyYard(t, ctx, "--name", "py", "--lane", lane, "--dir", dir, "--echo", "--quiet", "--duration", "80")
 
-	for _, kind := range []PackKind{PackJSON, PackMsgpack} {
-		g, err := New(Config{Dir: dir, Lane: lane, Name: "go" + kind.String(), Kind: kind, Logger: quietLogger()})
+	type mode struct {
+		kind   PackKind
+		direct bool
+	}
+	for _, md := range []mode{{PackJSON, false}, {PackMsgpack, false}, {PackJSON, true}, {PackMsgpack, true}} {
+		kind := md.kind
+		name := "go" + kind.String()
+		if md.direct {
+			name += "direct"
+		}
+		g, err := New(Config{Dir: dir, Lane: lane, Name: name, Kind: kind, Direct: md.direct, Logger: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,11 +70,9 @@ func TestInteropPythonEcho(t *testing.T) {
 			if err := g.Send(ctx, "py", body); err != nil {
 				t.Fatalf("%v size %d: %v", kind, size, err)
 			}
-			var m Message
-			select {
-			case m = <-g.Recv():
-			case <-ctx.Done():
-				t.Fatalf("%v size %d: no echo: %v; python stderr: %s", kind, size, ctx.Err(), py.Stderr())
+			m, err := g.Receive(ctx)
+			if err != nil {
+				t.Fatalf("%s size %d: no echo: %v; python stderr: %s", name, size, err, py.Stderr())
 			}
 			if m.From != "py" || m.Kind != PackJSON {
 				t.Fatalf("echo from %q kind %v", m.From, m.Kind)

@@ -3,6 +3,7 @@
 package lane
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -23,6 +24,10 @@ func listen(path string, bufSize int) (*sock, error) {
 func (s *sock) sendTo(p []byte, sa sockaddr) error { return ErrClosed }
 
 func (s *sock) recv() ([]byte, error) { return nil, ErrClosed }
+
+func (s *sock) recvCtx(ctx context.Context) ([]byte, error) { return nil, ErrClosed }
+
+func (s *sock) disarm() {}
 
 func (s *sock) close() error { return nil }
 

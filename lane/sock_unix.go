@@ -3,12 +3,15 @@
 package lane
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // sock is a yard's bound Unix datagram socket. Receiving goes through the
@@ -29,6 +32,13 @@ type sock struct {
 	rn     int
 	rerr   error
 	readFn func(fd uintptr) bool
+
+	// Interrupting a read whose context ends (recvCtx): a context.AfterFunc
+	// registration, kept for as long as the same context comes back.
+	armed    context.Context // registered context, always of a pointer type
+	disarmFn func() bool     // stops the registration; nil: none
+	expireFn func()
+	expired  chan struct{} // the expireFn that ran has set the read deadline
 }
 
 // listen binds a socket at path with mode 0600. A socket file left by a dead
@@ -82,6 +92,8 @@ func listen(path string, bufSize int) (*sock, error) {
 	ok = true
 	s := &sock{path: path, f: f, rc: rc, fd: fd, dev: uint64(st.Dev), ino: uint64(st.Ino), rbuf: make([]byte, MaxPageSize+1)}
 	s.readFn = s.read
+	s.expireFn = s.expire
+	s.expired = make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -194,6 +206,58 @@ func (s *sock) recv() ([]byte, error) {
 		return nil, os.NewSyscallError("read", s.rerr)
 	}
 	return s.rbuf[:s.rn], nil
+}
+
+// recvCtx is recv that gives up when ctx ends, with an error that is not
+// the caller's to judge: it should look at ctx.Err(). A datagram read before
+// the interruption took effect is returned. One goroutine at a time may
+// call it (or disarm), and never with recv.
+//
+// The callback that interrupts the read stays registered with ctx after the
+// call, so that a loop receiving with one context registers it once: it is
+// removed when another context comes, or by disarm.
+func (s *sock) recvCtx(ctx context.Context) ([]byte, error) {
+	if ctx.Done() == nil {
+		s.disarm()
+		return s.recv()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// s.armed only ever holds a pointer, so this comparison cannot panic on
+	// a context type that is not comparable.
+	if ctx == s.armed {
+		return s.recv()
+	}
+	s.disarm()
+	s.disarmFn = context.AfterFunc(ctx, s.expireFn)
+	if reflect.TypeOf(ctx).Kind() == reflect.Pointer {
+		s.armed = ctx
+		return s.recv()
+	}
+	page, err := s.recv()
+	s.disarm()
+	return page, err
+}
+
+// disarm removes the callback registered by recvCtx. If it ran already, it
+// waits until the deadline it set is in place, then lifts it for the next
+// read.
+func (s *sock) disarm() {
+	if s.disarmFn == nil {
+		return
+	}
+	if !s.disarmFn() {
+		<-s.expired
+		_ = s.f.SetReadDeadline(time.Time{})
+	}
+	s.armed, s.disarmFn = nil, nil
+}
+
+// expire wakes the read under way (recvCtx) with a deadline in the past.
+func (s *sock) expire() {
+	_ = s.f.SetReadDeadline(time.Unix(1, 0))
+	s.expired <- struct{}{}
 }
 
 // close closes the socket and removes its file if it is still ours.

@@ -209,12 +209,6 @@ func (s *Stack) buildPages(y *txYard, kind PackKind, bp *[]byte, room int) (outM
 
 // pump sends m's pages from m.next on until one does not go.
 func (s *Stack) pump(y *txYard, m *outMsg) (sendResult, error) {
-	start := m.next
-	defer func() {
-		if m.next > start {
-			y.since = s.now()
-		}
-	}()
 	for m.next < m.pages() {
 		p := m.page(m.next)
 		err := s.sock.sendTo(p, y.sa)
@@ -414,7 +408,12 @@ func (s *Stack) flushYard(y *txYard) time.Duration {
 		}
 	}
 	for len(y.q) > 0 {
-		r, err := s.pump(y, &y.q[0])
+		m := &y.q[0]
+		before := m.next
+		r, err := s.pump(y, m)
+		if m.next > before {
+			y.since = s.now() // progress: the stall clock starts again
+		}
 		switch r {
 		case sendOK:
 			s.popFront(y)
