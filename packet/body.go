@@ -49,7 +49,9 @@ func AppendBody(dst []byte, kind header.BodyKind, v any) ([]byte, error) {
 			return dst, nil
 		}
 		buf := bytes.NewBuffer(dst)
-		enc := msgpack.NewEncoder(buf)
+		enc := msgpack.GetEncoder() // pooled by msgpack: no allocation per body
+		defer msgpack.PutEncoder(enc)
+		enc.Reset(buf)
 		enc.SetSortMapKeys(true)
 		enc.UseCompactInts(true)
 		if err := enc.Encode(v); err != nil {
@@ -104,7 +106,9 @@ func DecodeBody(kind header.BodyKind, body []byte) (any, error) {
 		if len(body) == 0 {
 			return map[string]any{}, nil
 		}
-		dec := msgpack.NewDecoder(bytes.NewReader(body))
+		dec := msgpack.GetDecoder() // pooled by msgpack, with its grown scratch buffer
+		defer msgpack.PutDecoder(dec)
+		dec.Reset(bytes.NewReader(body))
 		v, err := dec.DecodeInterface()
 		if err != nil {
 			return nil, fmt.Errorf("%w: msgpack: %v", ErrBody, err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"time"
 )
 
 // Conn is the datagram socket under a stack. *net.UDPConn satisfies it
@@ -20,8 +19,47 @@ type Conn interface {
 	Close() error
 }
 
-// UDPConn adapts a *net.UDPConn to Conn without allocating per datagram.
-type UDPConn struct{ C *net.UDPConn }
+// Datagram is one datagram of a batch. For ReadBatch, B is the buffer to
+// read into (all of its length is usable) and N, Addr and Seg are set to
+// what arrived; for WriteBatch, B is the datagram and Addr where it goes.
+type Datagram struct {
+	B    []byte
+	N    int
+	Addr netip.AddrPort
+	// Seg, when not zero, says B[:N] holds several datagrams from Addr that
+	// the kernel coalesced (UDP GRO): Seg bytes each, the last perhaps shorter.
+	Seg int
+}
+
+// BatchConn is a Conn that moves several datagrams per system call (Linux's
+// recvmmsg and sendmmsg). A stack uses it when its Conn has it: the reader
+// takes in what the socket holds at once, and the loop sends the datagrams of
+// one event together.
+type BatchConn interface {
+	Conn
+	// ReadBatch blocks until at least one datagram arrives and reads as many
+	// as are waiting into ds, at most len(ds), returning how many of ds it
+	// filled.
+	ReadBatch(ds []Datagram) (int, error)
+	// WriteBatch sends ds in order and returns how many were sent; with an
+	// error, ds[n] is the datagram that failed and those after it were not
+	// tried.
+	WriteBatch(ds []Datagram) (int, error)
+}
+
+// UDPConn adapts a *net.UDPConn to Conn and BatchConn without allocating
+// per datagram. On Linux its batches are single system calls, runs of
+// equal-sized datagrams to one address go out as one UDP GSO send, and the
+// first ReadBatch lets the kernel coalesce arriving runs (UDP GRO), where the
+// kernel has these; elsewhere a batch is a loop of single reads and writes.
+// GRO is used only when the buffers of the first ReadBatch hold 64 KiB (a
+// coalesced run can be that long); once ReadBatch has been called, read only
+// with ReadBatch, with buffers as large: ReadFrom does not split coalesced
+// datagrams.
+type UDPConn struct {
+	C *net.UDPConn
+	b batchIO // the platform's batched I/O, set up on first use
+}
 
 // ListenUDP binds a UDP socket on addr ("host:port").
 func ListenUDP(addr string) (*UDPConn, error) {
@@ -125,11 +163,5 @@ func isTemporary(err error) bool {
 	if errors.Is(err, net.ErrClosed) {
 		return false
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
 	return true
 }
-
-var _ = time.Second

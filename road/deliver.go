@@ -105,7 +105,8 @@ func (s *Stack) queueMessage(m *Message) {
 		default:
 		}
 	}
-	s.backlog = append(s.backlog, m)
+	c := *m // a copy, so that callers' messages need not live on the heap
+	s.backlog = append(s.backlog, &c)
 }
 
 // flushBacklog moves waiting messages to the channel as room appears.

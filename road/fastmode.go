@@ -92,18 +92,17 @@ func (s *Stack) stopFast(r *remote) {
 func (s *Stack) pumpFast(r *remote) {
 	// Messages handed to the session are bounded in number too (the session
 	// bounds their bytes), so a stalled receiver backs up into the queue and
-	// Send blocks, as in classic mode.
-	took := false
-	for len(r.queue) > 0 && len(r.fastInflight) < fastWindow(s.cfg.Window) {
-		om := r.queue[0]
+	// Send blocks, as in classic mode. Senders wait only on a full queue, so
+	// only taking from a full queue needs to wake them.
+	took, full := 0, len(r.queue) >= s.cfg.QueueLen
+	for took < len(r.queue) && len(r.fastInflight) < fastWindow(s.cfg.Window) {
+		om := r.queue[took]
 		s.fastbuf = fastPayload(s.fastbuf, om)
 		err := r.fs.Send(s.fastbuf)
 		if errors.Is(err, fast.ErrFull) {
 			break
 		}
-		r.queue[0] = nil
-		r.queue = r.queue[1:]
-		took = true
+		took++
 		if err != nil {
 			s.stats.sendFailed.Add(1)
 			s.finishSend(r, om, err)
@@ -111,7 +110,8 @@ func (s *Stack) pumpFast(r *remote) {
 		}
 		r.fastInflight = append(r.fastInflight, om)
 	}
-	if took {
+	r.queue = popFront(r.queue, took)
+	if took > 0 && full {
 		s.signalSpace(r)
 	}
 	s.flushFast(r)
@@ -129,21 +129,40 @@ func (s *Stack) flushFast(r *remote) {
 		s.stats.resent.Add(lost - r.fastLost) // retransmissions, as the classic count
 		r.fastLost = lost
 	}
-	for r.fastAcked < st.MessagesAcked && len(r.fastInflight) > 0 {
-		om := r.fastInflight[0]
-		r.fastInflight[0] = nil
-		r.fastInflight = r.fastInflight[1:]
+	acked := 0
+	for r.fastAcked < st.MessagesAcked && acked < len(r.fastInflight) {
+		om := r.fastInflight[acked]
+		acked++
 		r.fastAcked++
 		s.stats.messagesOut.Add(1)
 		s.stats.msgOut.Add(uint64(len(om.body)))
 		s.finishSend(r, om, nil)
 	}
+	r.fastInflight = popFront(r.fastInflight, acked)
 	if err := fs.Err(); err != nil {
 		s.log.Warn("fast mode: session failed; reallowing", "remote", r.Name, "err", err)
 		s.stopFast(r)
 		r.Allowed = 0
 		s.startAllow(r, true)
 	}
+}
+
+// popFront drops the first n messages of q. When few remain they move to the
+// front of q's array, so that appending to q reuses it rather than
+// allocating a new one each time the queue drains.
+func popFront(q []*outMsg, n int) []*outMsg {
+	const moveMax = 32 // messages worth moving rather than leaving the array's head unused
+	if n == 0 {
+		return q
+	}
+	rest := len(q) - n
+	if rest > moveMax {
+		clear(q[:n])
+		return q[n:]
+	}
+	copy(q, q[n:])
+	clear(q[rest:])
+	return q[:rest]
 }
 
 // fastEmit writes a fast-mode packet to the remote being flushed; a method
@@ -210,7 +229,8 @@ func (s *Stack) deliverFast(r *remote, bk header.BodyKind, body []byte) {
 		s.log.Warn("fast mode: undecodable message", "remote", r.Name, "err", err)
 		return
 	}
-	s.queueMessage(&Message{From: r.Name, UID: r.UID, Body: m, Size: len(body)})
+	msg := Message{From: r.Name, UID: r.UID, Body: m, Size: len(body)}
+	s.queueMessage(&msg)
 }
 
 // serviceFast runs the fast session's timers.

@@ -21,6 +21,10 @@ const (
 	maxMissedsResend = 64                // segment numbers per resend packet
 	readBufferSize   = 65536             // one datagram, whatever the sender's limit
 	rxQueueDepth     = 4096              // datagrams between the reader and the loop
+	rxSmall          = 2048              // bytes of a datagram held in an rxPacket itself
+	maxReadBatch     = 64                // datagrams per batched read
+	maxWriteBatch    = 64                // datagrams of one event sent together at most
+	maxWriteBytes    = 256 << 10         // bytes of one event sent together at most
 )
 
 // backoff returns the next redo interval: double the last, within [lo, hi].

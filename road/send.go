@@ -3,6 +3,8 @@ package road
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/netip"
 
 	"github.com/raet-go/raet/crypto"
@@ -67,12 +69,25 @@ func (s *Stack) head(tk header.TrnsKind, pk header.PcktKind, cf bool, se, de, si
 }
 
 // write sends one datagram, counting it; a socket error is counted and
-// logged, never fatal: the protocol's redo timers recover.
+// logged, never fatal: the protocol's redo timers recover. With a BatchConn
+// the datagram is copied and sent with the others of the event, when the
+// loop is done with it (flushWrites).
 func (s *Stack) write(b []byte, to netip.AddrPort) {
 	if !to.IsValid() {
 		s.stats.netErrors.Add(1)
 		return
 	}
+	if s.bconn != nil {
+		if s.txq.add(b, to) {
+			s.flushWrites()
+		}
+		return
+	}
+	s.writeNow(b, to)
+}
+
+// writeNow sends one datagram at once.
+func (s *Stack) writeNow(b []byte, to netip.AddrPort) {
 	if _, err := s.conn.WriteTo(b, to); err != nil {
 		s.stats.netErrors.Add(1)
 		s.log.Debug("send failed", "to", to, "err", err)
@@ -80,6 +95,71 @@ func (s *Stack) write(b []byte, to netip.AddrPort) {
 	}
 	s.stats.packetsOut.Add(1)
 	s.stats.bytesOut.Add(uint64(len(b)))
+}
+
+// txQueue holds the datagrams written during one loop event, back to back in
+// one buffer, so that they go out in one batch and runs of them to one
+// address can be a single GSO send.
+type txQueue struct {
+	buf  []byte
+	ends []int // where each datagram ends in buf
+	to   []netip.AddrPort
+	ds   []Datagram
+}
+
+// add queues a copy of b and reports whether the queue should be sent now.
+func (q *txQueue) add(b []byte, to netip.AddrPort) bool {
+	q.buf = append(q.buf, b...)
+	q.ends = append(q.ends, len(q.buf))
+	q.to = append(q.to, to)
+	return len(q.ends) >= maxWriteBatch || len(q.buf) >= maxWriteBytes
+}
+
+// flushWrites sends the queued datagrams.
+func (s *Stack) flushWrites() {
+	q := &s.txq
+	switch len(q.ends) {
+	case 0:
+		return
+	case 1: // nothing to batch: a plain send costs less
+		s.writeNow(q.buf, q.to[0])
+		q.buf, q.ends, q.to = q.buf[:0], q.ends[:0], q.to[:0]
+		return
+	}
+	ds, off := q.ds[:0], 0
+	for i, end := range q.ends {
+		ds = append(ds, Datagram{B: q.buf[off:end], Addr: q.to[i]})
+		off = end
+	}
+	q.ds = ds
+	for len(ds) > 0 {
+		n, err := s.bconn.WriteBatch(ds)
+		if n > 0 {
+			var bytes uint64
+			for _, d := range ds[:n] {
+				bytes += uint64(len(d.B))
+			}
+			s.stats.packetsOut.Add(uint64(n))
+			s.stats.bytesOut.Add(bytes)
+			ds = ds[n:]
+		}
+		if err == nil && n > 0 {
+			continue
+		}
+		if len(ds) == 0 {
+			break
+		}
+		if err == nil || errors.Is(err, net.ErrClosed) {
+			s.stats.netErrors.Add(uint64(len(ds))) // nothing more will go
+			s.log.Debug("send failed", "datagrams", len(ds), "err", err)
+			break
+		}
+		s.stats.netErrors.Add(1) // this datagram is lost; try the rest
+		s.log.Debug("send failed", "to", ds[0].Addr, "err", err)
+		ds = ds[1:]
+	}
+	clear(q.ds)
+	q.buf, q.ends, q.to, q.ds = q.buf[:0], q.ends[:0], q.to[:0], q.ds[:0]
 }
 
 // pack builds one packet into the stack's scratch buffer: body sealed with

@@ -83,27 +83,43 @@ type Stack struct {
 	drainCh     chan struct{} // set by Close: closed once nothing is in flight
 	drainDone   bool
 
+	bconn BatchConn // conn, when it sends batches; nil: every write is sent at once
+	txq   txQueue   // datagrams written during the current event, for bconn
+
 	// Shared with the reader goroutine.
 	verifiers sync.Map // uint32 nuid → *crypto.Verifier
 
-	cmds       chan func()
+	cmds       chan command
 	rxc        chan *rxPacket
 	msgs       chan Message
 	events     chan Event
 	stats      counters
-	pool       sync.Pool
+	pool       sync.Pool // *[]byte of readBufferSize, for datagrams too big for an rxPacket
+	rxPool     sync.Pool // *rxPacket
+	donePool   sync.Pool // chan struct{} (buffered), do's completion signals
 	closing    chan struct{}
 	done       chan struct{}
 	readerDone chan struct{}
 	closeOnce  sync.Once
 }
 
-// rxPacket is a datagram that passed the reader's outer checks.
+// rxPacket is a datagram that passed the reader's outer checks. They are
+// pooled: the reader copies each datagram into one, the loop gives it back
+// when it has handled it.
 type rxPacket struct {
-	buf  *[]byte
-	p    packet.Packet
-	from netip.AddrPort
-	fast bool // a fast-mode packet: only the head is parsed, in p.Head, with p.Raw set
+	buf   []byte  // the datagram, in small or in *big
+	big   *[]byte // from Stack.pool, for a datagram longer than small
+	p     packet.Packet
+	from  netip.AddrPort
+	fast  bool // a fast-mode packet: only the head is parsed, in p.Head, with p.Raw set
+	small [rxSmall]byte
+}
+
+// command is a function run on the loop goroutine for the API, and the
+// channel told when it has run (and what it wrote is sent).
+type command struct {
+	f    func()
+	done chan struct{}
 }
 
 // New starts a stack: it loads or creates the local estate, binds the socket
@@ -121,7 +137,7 @@ func New(cfg Config) (*Stack, error) {
 		remotes:    map[uint32]*remote{},
 		byName:     map[string]*remote{},
 		joinees:    map[netip.AddrPort]*remote{},
-		cmds:       make(chan func(), 64),
+		cmds:       make(chan command, 64),
 		rxc:        make(chan *rxPacket, rxQueueDepth),
 		msgs:       make(chan Message, cfg.RxQueueLen),
 		events:     make(chan Event, cfg.EventQueueLen),
@@ -131,6 +147,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	s.fastEmit = s.emitFast
 	s.pool.New = func() any { b := make([]byte, readBufferSize); return &b }
+	s.rxPool.New = func() any { return new(rxPacket) }
 	if err := s.setupLocal(); err != nil {
 		return nil, err
 	}
@@ -157,6 +174,7 @@ func New(cfg Config) (*Stack, error) {
 		conn = c
 	}
 	s.conn = conn
+	s.bconn, _ = conn.(BatchConn)
 	s.addr = conn.LocalAddr()
 	s.local.HA = estate.AddrFrom(s.addr)
 	s.local.AHA = s.local.HA
@@ -293,21 +311,27 @@ func (s *Stack) Done() <-chan struct{} { return s.done }
 
 // do runs f on the loop goroutine and waits for it, or for ctx.
 func (s *Stack) do(ctx context.Context, f func()) error {
-	ran := make(chan struct{})
+	done, _ := s.donePool.Get().(chan struct{})
+	if done == nil {
+		done = make(chan struct{}, 1)
+	}
 	select {
-	case s.cmds <- func() { f(); close(ran) }:
+	case s.cmds <- command{f: f, done: done}:
 	case <-s.closing:
+		s.donePool.Put(done)
 		return ErrClosed
 	case <-ctx.Done():
+		s.donePool.Put(done)
 		return ctx.Err()
 	}
 	select {
-	case <-ran:
+	case <-done:
+		s.donePool.Put(done) // empty again, and the loop is done with it
 		return nil
 	case <-s.done:
 		return ErrClosed
 	case <-ctx.Done():
-		return ctx.Err()
+		return ctx.Err() // done is left to the loop, which may still signal it
 	}
 }
 
@@ -342,27 +366,31 @@ func (s *Stack) loop() {
 	fastTimer := s.ftimer
 	defer fastTimer.Stop()
 	defer func() {
+		s.flushWrites()
 		s.conn.Close()
 		<-s.readerDone
 		s.shutdown()
+		s.flushWrites()
 	}()
 	for {
 		select {
 		case <-s.closing:
 			return
-		case f := <-s.cmds:
+		case c := <-s.cmds:
 			s.now = s.clk.Now()
-			f()
+			c.f()
+			s.flushWrites() // on the wire before the caller hears it ran
+			c.done <- struct{}{}
 		case rp := <-s.rxc:
 			s.now = s.clk.Now()
 			s.receive(rp)
-			s.pool.Put(rp.buf)
+			s.freeRx(rp)
 			// Take what else is queued before looking at timers.
 			for i := 0; i < 64; i++ {
 				select {
 				case rp := <-s.rxc:
 					s.receive(rp)
-					s.pool.Put(rp.buf)
+					s.freeRx(rp)
 					continue
 				default:
 				}
@@ -381,19 +409,54 @@ func (s *Stack) loop() {
 			}
 		}
 		s.armFast(fastTimer)
+		s.flushWrites() // what this event wrote, before the loop waits again
 	}
 }
 
-// read reads datagrams, parses their heads and checks their signatures, and
-// hands what passes to the loop.
+// read reads datagrams, a batch per system call when the Conn can, parses
+// their heads and checks their signatures, and hands what passes to the loop.
 func (s *Stack) read() {
 	defer close(s.readerDone)
+	bc := s.bconn
+	// The batch grows while the socket fills it, up to maxReadBatch slots:
+	// a quiet stack keeps one buffer.
+	slots := []Datagram{{B: make([]byte, readBufferSize)}}
 	errs := 0
 	for {
-		bp := s.pool.Get().(*[]byte)
-		n, from, err := s.conn.ReadFrom(*bp)
+		var n int
+		var err error
+		if bc != nil {
+			n, err = bc.ReadBatch(slots)
+		} else {
+			d := &slots[0]
+			d.N, d.Addr, err = s.conn.ReadFrom(d.B)
+			if err == nil {
+				n = 1
+			}
+		}
+		n = min(max(n, 0), len(slots))
+		if n > 0 {
+			var count, bytes uint64
+			for _, d := range slots[:n] {
+				count++
+				if d.Seg > 0 && d.N > d.Seg { // a run the kernel coalesced
+					count += uint64((d.N - 1) / d.Seg)
+				}
+				bytes += uint64(d.N)
+			}
+			s.stats.packetsIn.Add(count)
+			s.stats.bytesIn.Add(bytes)
+		}
+		for i := 0; i < n; i++ {
+			d := &slots[i]
+			b := d.B[:d.N]
+			for d.Seg > 0 && len(b) > d.Seg {
+				s.accept(b[:d.Seg], d.Addr)
+				b = b[d.Seg:]
+			}
+			s.accept(b, d.Addr)
+		}
 		if err != nil {
-			s.pool.Put(bp)
 			select {
 			case <-s.closing:
 				return
@@ -410,35 +473,50 @@ func (s *Stack) read() {
 			continue
 		}
 		errs = 0
-		s.stats.packetsIn.Add(1)
-		s.stats.bytesIn.Add(uint64(n))
-		rp := &rxPacket{buf: bp, from: from}
-		if isFastPacket((*bp)[:n], &rp.p.Head) {
-			rp.p.Raw, rp.fast = (*bp)[:n], true
-			select {
-			case s.rxc <- rp:
-			default:
-				s.stats.dropped.Add(1)
-				s.pool.Put(bp)
+		if bc != nil && n == len(slots) && len(slots) < maxReadBatch {
+			for range min(len(slots), maxReadBatch-len(slots)) {
+				slots = append(slots, Datagram{B: make([]byte, readBufferSize)})
 			}
-			continue
-		}
-		if err := rp.p.ParseOuter((*bp)[:n]); err != nil {
-			s.stats.parseErrors.Add(1)
-			s.pool.Put(bp)
-			continue
-		}
-		if !s.checkFoot(&rp.p) {
-			s.pool.Put(bp)
-			continue
-		}
-		select {
-		case s.rxc <- rp:
-		default:
-			s.stats.dropped.Add(1)
-			s.pool.Put(bp)
 		}
 	}
+}
+
+// accept checks one datagram and queues what passes for the loop, in a
+// pooled rxPacket.
+func (s *Stack) accept(b []byte, from netip.AddrPort) {
+	rp := s.rxPool.Get().(*rxPacket)
+	if len(b) <= len(rp.small) {
+		rp.buf = rp.small[:copy(rp.small[:], b)]
+	} else {
+		rp.big = s.pool.Get().(*[]byte)
+		rp.buf = (*rp.big)[:copy(*rp.big, b)]
+	}
+	rp.from = from
+	if isFastPacket(rp.buf, &rp.p.Head) {
+		rp.p.Raw, rp.fast = rp.buf, true
+	} else if err := rp.p.ParseOuter(rp.buf); err != nil {
+		s.stats.parseErrors.Add(1)
+		s.freeRx(rp)
+		return
+	} else if !s.checkFoot(&rp.p) {
+		s.freeRx(rp)
+		return
+	}
+	select {
+	case s.rxc <- rp:
+	default:
+		s.stats.dropped.Add(1)
+		s.freeRx(rp)
+	}
+}
+
+// freeRx returns a handled rxPacket, and its buffer, to their pools.
+func (s *Stack) freeRx(rp *rxPacket) {
+	if rp.big != nil {
+		s.pool.Put(rp.big)
+	}
+	rp.buf, rp.big, rp.p, rp.from, rp.fast = nil, nil, packet.Packet{}, netip.AddrPort{}, false
+	s.rxPool.Put(rp)
 }
 
 // checkFoot verifies a packet's signature with the verify key of the remote

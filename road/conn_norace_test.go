@@ -1,0 +1,5 @@
+//go:build !race
+
+package road
+
+const raceEnabled = false
