@@ -586,10 +586,16 @@ func (n *Node) emit(ev NodeEvent) {
 // roadLoop takes messages and events from the road.
 func (n *Node) roadLoop() {
 	defer n.wg.Done()
+	// Every few discovery periods each estate hears the full set of patterns
+	// again, so an announcement lost to a race or a restart heals by itself.
+	resync := time.NewTicker(5 * n.cfg.Discover)
+	defer resync.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-resync.C:
+			n.helloEstates()
 		case m := <-n.road.Messages():
 			n.receive(normalize(m.Body).(map[string]any), Route{Estate: m.From})
 		case ev := <-n.road.Events():

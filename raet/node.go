@@ -258,7 +258,18 @@ func (n *Node) Join(ctx context.Context, addr string) (string, error) {
 	if n.road == nil {
 		return "", fmt.Errorf("%w: this node has no road", ErrNoRoute)
 	}
-	return n.road.Join(ctx, addr)
+	name, err := n.road.Join(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	// Know the estate now, so subscriptions made right after Join are
+	// announced to it (the road's allowed event may not be handled yet).
+	n.mu.Lock()
+	if n.estates[name] == nil {
+		n.estates[name] = map[string]int{}
+	}
+	n.mu.Unlock()
+	return name, nil
 }
 
 // Close says goodbye to the lane peers, stops the stacks and ends every
