@@ -39,6 +39,19 @@ func (n *Node) announce(kind, pattern string) {
 	if closed {
 		return
 	}
+	if n.lane != nil {
+		// Yards not greeted yet hear it too: a peer table starts at any
+		// announcement.
+		known := map[string]bool{}
+		for _, y := range yards {
+			known[y] = true
+		}
+		for _, y := range n.laneYards() {
+			if !known[y] {
+				yards = append(yards, y)
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 	defer cancel()
 	for _, y := range yards {
@@ -661,7 +674,12 @@ func (n *Node) discoverLoop() {
 	t := time.NewTicker(n.cfg.Discover)
 	defer t.Stop()
 	greeted := map[string]bool{}
-	for {
+	for round := 1; ; round++ {
+		if round%5 == 0 {
+			// Every few scans the known yards hear the full set of patterns
+			// again, so an announcement lost to a race heals by itself.
+			n.helloAll(true)
+		}
 		for _, y := range n.laneYards() {
 			n.mu.Lock()
 			_, known := n.yards[y]
