@@ -109,16 +109,9 @@ func (h *Head) decodeJSON(b []byte) (int, error) {
 	if !bytes.HasPrefix(b, []byte(jsonPrefix)) {
 		return 0, ErrUnknownHead
 	}
-	window := b
-	if len(window) > MaxHeadSize {
-		window = window[:MaxHeadSize]
-	}
-	end := bytes.Index(window, []byte(jsonEnd))
-	if end < 0 {
-		if len(b) > MaxHeadSize && bytes.Contains(b, []byte(jsonEnd)) {
-			return 0, ErrTooLong
-		}
-		return 0, ErrTerminator
+	end, err := headEnd(b, jsonEnd)
+	if err != nil {
+		return 0, err
 	}
 	n := end + len(jsonEnd)
 	s := jsonScanner{b: b[:end]}

@@ -272,16 +272,9 @@ func (h *Head) decodeRAET(b []byte) (int, error) {
 	if !bytes.HasPrefix(b, []byte(rawPrefix)) {
 		return 0, ErrUnknownHead
 	}
-	window := b
-	if len(window) > MaxHeadSize {
-		window = window[:MaxHeadSize]
-	}
-	end := bytes.Index(window, []byte(rawEnd))
-	if end < 0 {
-		if len(b) > MaxHeadSize && bytes.Contains(b, []byte(rawEnd)) {
-			return 0, ErrTooLong
-		}
-		return 0, ErrTerminator
+	end, err := headEnd(b, rawEnd)
+	if err != nil {
+		return 0, err
 	}
 	n := end + len(rawEnd)
 	var seen uint32
@@ -373,4 +366,20 @@ func printable(b []byte) string {
 		return strconv.QuoteToASCII(string(b[:32])) + "..."
 	}
 	return strconv.QuoteToASCII(string(b))
+}
+
+// headEnd finds a text head's terminator within the first MaxHeadSize bytes.
+func headEnd(b []byte, term string) (int, error) {
+	window := b
+	if len(window) > MaxHeadSize {
+		window = window[:MaxHeadSize]
+	}
+	end := bytes.Index(window, []byte(term))
+	if end < 0 {
+		if len(b) > MaxHeadSize && bytes.Contains(b, []byte(term)) {
+			return 0, ErrTooLong
+		}
+		return 0, ErrTerminator
+	}
+	return end, nil
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -351,5 +350,3 @@ func (n *Node) laneYards() []string {
 	}
 	return out
 }
-
-var _ = filepath.Join

@@ -2,7 +2,6 @@ package road
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -427,5 +426,3 @@ func (s *Stack) nackAll(r *remote) {
 	clear(r.in)
 	r.inBytes = 0
 }
-
-var errNoRoom = errors.New("road: no room")

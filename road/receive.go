@@ -3,7 +3,6 @@ package road
 import (
 	"github.com/raet-go/raet/estate"
 	"github.com/raet-go/raet/header"
-	"github.com/raet-go/raet/packet"
 	"github.com/raet-go/raet/session"
 )
 
@@ -158,5 +157,3 @@ func (s *Stack) removeStaleCorrespondents(r *remote) {
 		r.done.reset(r.RSID)
 	}
 }
-
-var _ = packet.DefaultMaxPacketSize
